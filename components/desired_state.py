@@ -1,0 +1,190 @@
+"""A stack's desired state, evaluated offline with the Pulumi SDK's mock runtime.
+
+The real program runs with the stack's real config; only the engine is replaced, by a monitor that
+records every registration (type, name, parent, inputs, options) instead of sending it anywhere.
+No CLI, cluster or credentials are needed, which is what makes this usable in tests and on
+machines where `pulumi preview` cannot run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.rpc import deserialize_properties
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from .config import CONFIG_NAMESPACE
+
+PROJECT_NAME = "mesh-tracing"
+SECRET_MASK = "[secret]"
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    """One registration the program made."""
+
+    urn: str
+    type: str
+    name: str
+    parent: Optional[str]
+    custom: bool
+    inputs: dict[str, Any]
+    protect: bool = False
+    retain_on_delete: bool = False
+    dependencies: tuple[str, ...] = ()
+
+
+@dataclass
+class StackEvaluation:
+    stack: str
+    resources: list[PlannedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[PlannedResource]:
+        return [resource for resource in self.resources if resource.type == type_token]
+
+    def named(self, name: str) -> PlannedResource:
+        matches = [resource for resource in self.resources if resource.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def by_urn(self, urn: str) -> PlannedResource:
+        return next(resource for resource in self.resources if resource.urn == urn)
+
+
+class _Engine(pulumi.runtime.Mocks):
+    """Answers registrations the way a fresh deployment would: state is the inputs, plus the
+    few outputs a provider computes that the program reads."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
+        state = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            # A placeholder of the requested length; the real value exists only in real state.
+            state["result"] = pulumi.Output.secret("x" * int(args.inputs.get("length", 16)))
+        return (f"{args.name}-id" if args.custom else None), state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list]]:
+        return {}, None
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, engine: _Engine):
+        super().__init__(engine)
+        self.recorded: list[PlannedResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = deserialize_properties(request.object, keep_unknowns=True)
+            self.recorded.append(
+                PlannedResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent or None,
+                    custom=bool(request.custom),
+                    inputs=_masked(inputs),
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    dependencies=tuple(sorted(request.dependencies)),
+                )
+            )
+        return response
+
+
+def _masked(value: Any) -> Any:
+    """Inputs as plain data: secrets replaced by a mask, integral floats back to ints."""
+    if pulumi.runtime.rpc.is_rpc_secret(value):
+        return SECRET_MASK
+    if isinstance(value, Mapping):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_masked(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        # The wire format has only doubles; replica counts and ports were ints in the program.
+        return int(value)
+    return value
+
+
+def _config_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def read_stack_file(stacks_dir: Path, stack: str) -> dict[str, Any]:
+    """The `config:` of `Pulumi.<stack>.yaml`, as Pulumi would hand it to the program."""
+    path = stacks_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no stack file for stack '{stack}': {path}")
+    document = yaml.safe_load(path.read_text()) or {}
+    return dict(document.get("config") or {})
+
+
+def _has_encrypted(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return ("secure" in value and len(value) == 1) or any(map(_has_encrypted, value.values()))
+    if isinstance(value, list):
+        return any(map(_has_encrypted, value))
+    return False
+
+
+def evaluate(
+    stack: str,
+    config: Mapping[str, Any],
+    secret_keys: Iterable[str] = (),
+    program: Optional[Callable[[], None]] = None,
+) -> StackEvaluation:
+    """Run `program` (the mesh-tracing program by default) for `stack` with `config`.
+
+    `config` maps full keys (`mesh-tracing:tracing`) to values as in a stack file; values that
+    a stack file would hold encrypted are given in clear and named in `secret_keys`. Exceptions
+    from the program, configuration errors among them, propagate unchanged.
+    """
+    encrypted = [key for key, value in config.items() if _has_encrypted(value)]
+    if encrypted:
+        raise ValueError(
+            f"stack '{stack}': {', '.join(encrypted)} hold encrypted values, which only the "
+            "Pulumi CLI can decrypt; pass them in clear with their keys in secret_keys"
+        )
+    if program is None:
+        from .program import main as program
+
+    pulumi.runtime.reset_options()
+    pulumi.runtime.set_all_config(
+        {key: _config_value(value) for key, value in config.items()}, list(secret_keys)
+    )
+    engine = _Engine()
+    monitor = _RecordingMonitor(engine)
+    pulumi.runtime.set_mocks(
+        engine, project=PROJECT_NAME, stack=stack, preview=True, monitor=monitor
+    )
+    root = pulumi.runtime.get_root_resource()
+    _sync_await(run_pulumi_func(program))
+    outputs = {
+        key: _sync_await(pulumi.Output.from_input(value).future())
+        for key, value in (root.outputs if root is not None else {}).items()
+    }
+    return StackEvaluation(stack=stack, resources=list(monitor.recorded), outputs=outputs)
+
+
+def evaluate_stack_file(stacks_dir: Path, stack: str) -> StackEvaluation:
+    """Evaluate a stack from its stack file."""
+    return evaluate(stack, read_stack_file(stacks_dir, stack))
+
+
+__all__ = [
+    "CONFIG_NAMESPACE",
+    "PlannedResource",
+    "StackEvaluation",
+    "evaluate",
+    "evaluate_stack_file",
+    "read_stack_file",
+]

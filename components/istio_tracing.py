@@ -1,0 +1,125 @@
+"""The IstioTracing component: the mesh's tracing provider and Telemetry sampling."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .args import IstioTracingArgs
+from .config import IstioConfig, TracingConfig
+from .options import child_options
+from .specs.istio import (
+    ISTIO_BASE_CHART,
+    ISTIOD_CHART,
+    istio_base_values,
+    istiod_values,
+    tracing_mesh_config,
+)
+from .specs.telemetry import TELEMETRY_API_VERSION, TELEMETRY_KIND, telemetry_manifests
+from .validation import validated_settings
+
+
+class IstioTracing(pulumi.ComponentResource):
+    """Istio's OpenTelemetry tracing provider pointed at an OTLP gRPC service, and one
+    `telemetry.istio.io/v1` Telemetry per namespace with its sampling percentage set explicitly.
+    Installs Istio's base and istiod charts with that mesh config when `istio.install` is true;
+    otherwise leaves the control plane alone and outputs the mesh config to merge."""
+
+    provider_name: pulumi.Output[str]
+    """Name of the tracing extension provider every Telemetry names."""
+    mesh_config: pulumi.Output[dict[str, Any]]
+    """The mesh config this stack needs; merge it yourself when Istio is not installed here."""
+    sampling_percent_by_namespace: pulumi.Output[dict[str, float]]
+    """Effective sampling per namespace; the root namespace carries the mesh-wide value."""
+    istio_installed: pulumi.Output[bool]
+    """Whether this component installed Istio's control plane."""
+
+    def __init__(
+        self,
+        name: str,
+        args: IstioTracingArgs,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        tracing: TracingConfig = validated_settings(
+            TracingConfig,
+            {**args["tracing"], "environment": args.get("environment")},
+            component=name,
+        )
+        istio: IstioConfig = validated_settings(
+            IstioConfig,
+            {**args.get("istio", {}), "environment": args.get("environment")},
+            component=name,
+        )
+        super().__init__("mesh-tracing:index:IstioTracing", name, {}, opts)
+
+        mesh_config = tracing_mesh_config(
+            tracing.provider_name, args["otlp_service_host"], args["otlp_port"]
+        )
+        control_plane: list[pulumi.Resource] = []
+        if istio.install:
+            control_plane = self._install_istio(name, istio, mesh_config, opts)
+
+        sampling = {istio.root_namespace: tracing.sampling, **tracing.namespaces}
+        manifests = telemetry_manifests(
+            istio.root_namespace, tracing.provider_name, tracing.sampling, tracing.namespaces
+        )
+        for namespace, manifest in manifests.items():
+            # Named by namespace, so adding or removing one override never renames another.
+            k8s.apiextensions.CustomResource(
+                f"{name}-telemetry-{namespace}",
+                api_version=TELEMETRY_API_VERSION,
+                kind=TELEMETRY_KIND,
+                metadata={"name": manifest["name"], "namespace": manifest["namespace"]},
+                spec=manifest["spec"],
+                opts=pulumi.ResourceOptions.merge(
+                    child_options(self, opts), pulumi.ResourceOptions(depends_on=control_plane)
+                ),
+            )
+
+        self.provider_name = pulumi.Output.from_input(tracing.provider_name)
+        self.mesh_config = pulumi.Output.from_input(mesh_config)
+        self.sampling_percent_by_namespace = pulumi.Output.from_input(sampling)
+        self.istio_installed = pulumi.Output.from_input(istio.install)
+        self.register_outputs(
+            {
+                "provider_name": self.provider_name,
+                "mesh_config": self.mesh_config,
+                "sampling_percent_by_namespace": self.sampling_percent_by_namespace,
+                "istio_installed": self.istio_installed,
+            }
+        )
+
+    def _install_istio(
+        self,
+        name: str,
+        istio: IstioConfig,
+        mesh_config: dict[str, Any],
+        opts: Optional[pulumi.ResourceOptions],
+    ) -> list[pulumi.Resource]:
+        base = k8s.helm.v3.Release(
+            f"{name}-istio-base",
+            name="istio-base",
+            chart=ISTIO_BASE_CHART.chart,
+            version=ISTIO_BASE_CHART.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIO_BASE_CHART.repository),
+            namespace=istio.root_namespace,
+            create_namespace=True,
+            values=istio_base_values(istio.root_namespace),
+            opts=child_options(self, opts),
+        )
+        istiod = k8s.helm.v3.Release(
+            f"{name}-istiod",
+            name="istiod",
+            chart=ISTIOD_CHART.chart,
+            version=ISTIOD_CHART.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIOD_CHART.repository),
+            namespace=istio.root_namespace,
+            values=istiod_values(istio.root_namespace, istio.istiod_replicas, mesh_config),
+            timeout=600,
+            opts=pulumi.ResourceOptions.merge(
+                child_options(self, opts), pulumi.ResourceOptions(depends_on=[base])
+            ),
+        )
+        return [base, istiod]

@@ -1,0 +1,161 @@
+"""The Jaeger component: a Jaeger v2 backend from the upstream chart."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .args import JaegerArgs
+from .config import JaegerConfig
+from .options import child_options
+from .specs.charts import JAEGER_CHART
+from .specs.jaeger import (
+    CREDENTIAL_PASSWORD_KEY,
+    CREDENTIAL_USERNAME_KEY,
+    jaeger_endpoints,
+    jaeger_values,
+    selector_labels,
+)
+from .validation import secret_input, validated_settings
+
+RELEASE_NAME = "jaeger"
+
+
+class Jaeger(pulumi.ComponentResource):
+    """Jaeger v2 (the upstream `jaeger` chart) with memory, badger or Elasticsearch/OpenSearch
+    storage, kept out of the mesh, taking OTLP on 4317 and queries on 16686 (HTTP) and 16685
+    (gRPC)."""
+
+    otlp_grpc_host: pulumi.Output[str]
+    """Cluster DNS name of the Service that receives OTLP over gRPC."""
+    otlp_grpc_port: pulumi.Output[int]
+    """Port of OTLP over gRPC on that Service."""
+    otlp_grpc_endpoint: pulumi.Output[str]
+    """host:port of OTLP over gRPC."""
+    query_http_url: pulumi.Output[str]
+    """Jaeger query and UI over HTTP, with the base path."""
+    query_grpc_url: pulumi.Output[str]
+    """Jaeger query over gRPC."""
+    ui_url: pulumi.Output[str]
+    """The Jaeger UI: the external URL when one is set, else the in-cluster one."""
+
+    def __init__(
+        self,
+        name: str,
+        args: JaegerArgs,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        settings: JaegerConfig = validated_settings(JaegerConfig, args, component=name)
+        super().__init__("mesh-tracing:index:Jaeger", name, {}, opts)
+        child = child_options(self, opts)
+        production = args["environment"] == "prod"
+
+        credentials_secret = self._credentials_secret(name, settings, args, child)
+        badger_claim = self._badger_claim(name, settings, production, child)
+
+        release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name=RELEASE_NAME,
+            chart=JAEGER_CHART.chart,
+            version=JAEGER_CHART.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=JAEGER_CHART.repository),
+            namespace=settings.namespace,
+            create_namespace=True,
+            values=jaeger_values(
+                settings,
+                badger_claim=badger_claim.metadata.name if badger_claim else None,
+                credentials_secret=credentials_secret,
+            ),
+            atomic=production,
+            timeout=600,
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(depends_on=[badger_claim] if badger_claim else []),
+            ),
+        )
+        if settings.replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata={"name": RELEASE_NAME, "namespace": settings.namespace},
+                spec={
+                    "maxUnavailable": 1,
+                    "selector": {"matchLabels": selector_labels(RELEASE_NAME)},
+                },
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(depends_on=[release])
+                ),
+            )
+
+        endpoints = pulumi.Output.all(release.name, release.namespace).apply(
+            lambda deployed: jaeger_endpoints(deployed[0], deployed[1], settings.query_base_path)
+        )
+        self.otlp_grpc_host = endpoints.apply(lambda e: e["service_host"])
+        self.otlp_grpc_port = endpoints.apply(lambda e: e["otlp_grpc_port"])
+        self.otlp_grpc_endpoint = endpoints.apply(lambda e: e["otlp_grpc_endpoint"])
+        self.query_http_url = endpoints.apply(lambda e: e["query_http_url"])
+        self.query_grpc_url = endpoints.apply(lambda e: e["query_grpc_url"])
+        self.ui_url = (
+            pulumi.Output.from_input(settings.external_url)
+            if settings.external_url
+            else self.query_http_url
+        )
+        self.register_outputs(
+            {
+                "otlp_grpc_host": self.otlp_grpc_host,
+                "otlp_grpc_port": self.otlp_grpc_port,
+                "otlp_grpc_endpoint": self.otlp_grpc_endpoint,
+                "query_http_url": self.query_http_url,
+                "query_grpc_url": self.query_grpc_url,
+                "ui_url": self.ui_url,
+            }
+        )
+
+    @staticmethod
+    def _credentials_secret(
+        name: str, settings: JaegerConfig, args: JaegerArgs, child: pulumi.ResourceOptions
+    ) -> Optional[str]:
+        """The Secret Jaeger reads storage credentials from, created when they came from Pulumi."""
+        store = settings.search_store
+        if store is None or not store.has_credentials:
+            return None
+        if store.existing_secret is not None:
+            return store.existing_secret
+        given: Any = args[settings.storage]  # type: ignore[literal-required]
+        secret = k8s.core.v1.Secret(
+            f"{name}-storage-credentials",
+            metadata={
+                "name": f"{RELEASE_NAME}-storage-credentials",
+                "namespace": settings.namespace,
+            },
+            string_data={
+                CREDENTIAL_USERNAME_KEY: store.username,
+                CREDENTIAL_PASSWORD_KEY: secret_input(given["password"]),
+            },
+            opts=child,
+        )
+        return f"{RELEASE_NAME}-storage-credentials" if secret else None
+
+    @staticmethod
+    def _badger_claim(
+        name: str, settings: JaegerConfig, production: bool, child: pulumi.ResourceOptions
+    ) -> Optional[k8s.core.v1.PersistentVolumeClaim]:
+        if settings.storage != "badger":
+            return None
+        spec: dict[str, Any] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": settings.badger.volume_size}},
+        }
+        if settings.badger.storage_class is not None:
+            spec["storageClassName"] = settings.badger.storage_class
+        # The spans outlive the release: a destroyed stack or a renamed resource leaves the claim
+        # in the cluster, and production refuses to delete it at all.
+        return k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-badger",
+            metadata={"name": f"{RELEASE_NAME}-badger", "namespace": settings.namespace},
+            spec=spec,
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(retain_on_delete=True, protect=production)
+            ),
+        )

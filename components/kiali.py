@@ -1,0 +1,117 @@
+"""The Kiali component: Kiali wired to Jaeger and Prometheus."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from .args import KialiArgs
+from .config import KialiConfig
+from .options import child_options
+from .specs.charts import KIALI_CHART
+from .specs.common import service_host
+from .specs.kiali import (
+    OIDC_SECRET_KEY,
+    SIGNING_KEY_LENGTH,
+    SIGNING_KEY_SECRET_KEY,
+    kiali_values,
+)
+from .validation import secret_input, validated_settings
+
+RELEASE_NAME = "kiali"
+_WIRING = ("jaeger_query_url", "jaeger_external_url", "prometheus_url", "istio_root_namespace")
+KIALI_PORT = 20001
+KIALI_WEB_ROOT = "/kiali"
+
+
+class Kiali(pulumi.ComponentResource):
+    """Kiali (the upstream `kiali-server` chart) with tracing through Jaeger and metrics from
+    Prometheus; anonymous access only in dev, a stable session signing key kept in a Secret."""
+
+    url: pulumi.Output[str]
+    """Kiali: the external URL when one is set, else the in-cluster one."""
+    jaeger_query_url: pulumi.Output[str]
+    """The Jaeger URL Kiali queries (its internal_url)."""
+    prometheus_url: pulumi.Output[str]
+    """The Prometheus URL Kiali queries."""
+
+    def __init__(
+        self,
+        name: str,
+        args: KialiArgs,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        settings: KialiConfig = validated_settings(
+            KialiConfig, args, component=name, wiring=_WIRING
+        )
+        super().__init__("mesh-tracing:index:Kiali", name, {}, opts)
+        child = child_options(self, opts)
+
+        # Generated once and kept in state: a key made by the chart would change on every render,
+        # restart Kiali and log everyone out on every `pulumi up`.
+        signing_key = random.RandomPassword(
+            f"{name}-signing-key", length=SIGNING_KEY_LENGTH, special=False, opts=child
+        )
+        signing_secret_name = f"{RELEASE_NAME}-signing-key"
+        signing_secret = k8s.core.v1.Secret(
+            f"{name}-signing-key",
+            metadata={"name": signing_secret_name, "namespace": settings.namespace},
+            string_data={SIGNING_KEY_SECRET_KEY: signing_key.result},
+            opts=child,
+        )
+        dependencies: list[pulumi.Resource] = [signing_secret]
+        oidc_secret_name = None
+        if settings.openid is not None:
+            oidc_secret_name = f"{RELEASE_NAME}-oidc"
+            dependencies.append(
+                k8s.core.v1.Secret(
+                    f"{name}-oidc",
+                    metadata={"name": oidc_secret_name, "namespace": settings.namespace},
+                    string_data={OIDC_SECRET_KEY: secret_input(args["openid"]["client_secret"])},
+                    opts=child,
+                )
+            )
+
+        release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name=RELEASE_NAME,
+            chart=KIALI_CHART.chart,
+            version=KIALI_CHART.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KIALI_CHART.repository),
+            namespace=settings.namespace,
+            create_namespace=True,
+            values=kiali_values(
+                settings,
+                jaeger_internal_url=args["jaeger_query_url"],
+                jaeger_external_url=args.get("jaeger_external_url"),
+                prometheus_url=args["prometheus_url"],
+                istio_root_namespace=args.get("istio_root_namespace") or "istio-system",
+                signing_key_secret=signing_secret_name,
+                oidc_secret=oidc_secret_name,
+            ),
+            timeout=600,
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=dependencies)
+            ),
+        )
+
+        in_cluster = release.namespace.apply(
+            lambda namespace: (
+                f"http://{service_host(RELEASE_NAME, namespace)}:{KIALI_PORT}{KIALI_WEB_ROOT}"
+            )
+        )
+        self.url = (
+            pulumi.Output.from_input(settings.external_url) if settings.external_url else in_cluster
+        )
+        self.jaeger_query_url = pulumi.Output.from_input(args["jaeger_query_url"])
+        self.prometheus_url = pulumi.Output.from_input(args["prometheus_url"])
+        self.register_outputs(
+            {
+                "url": self.url,
+                "jaeger_query_url": self.jaeger_query_url,
+                "prometheus_url": self.prometheus_url,
+            }
+        )

@@ -1,0 +1,144 @@
+"""The MeshObservability component: Jaeger, Istio tracing, Prometheus and Kiali, wired."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .args import (
+    IstioTracingArgs,
+    JaegerArgs,
+    KialiArgs,
+    MeshObservabilityArgs,
+    PrometheusArgs,
+)
+from .config import StackConfig, validate_configuration
+from .istio_tracing import IstioTracing
+from .jaeger import Jaeger
+from .kiali import Kiali
+from .options import child_options
+from .prometheus import Prometheus
+from .validation import with_pending_secrets
+
+
+class MeshObservability(pulumi.ComponentResource):
+    """Distributed tracing for an Istio mesh: a Jaeger v2 backend, the mesh's OpenTelemetry
+    tracing provider pointed at it, Telemetry sampling mesh-wide and per namespace, and Kiali
+    reading traces from that Jaeger and metrics from Prometheus."""
+
+    kiali_url: pulumi.Output[str]
+    """Kiali's URL."""
+    jaeger_ui_url: pulumi.Output[str]
+    """The Jaeger UI's URL."""
+    otlp_endpoint: pulumi.Output[str]
+    """host:port where the mesh sends spans (OTLP over gRPC)."""
+    jaeger_query_url: pulumi.Output[str]
+    """The Jaeger query URL Kiali uses."""
+    prometheus_url: pulumi.Output[str]
+    """The Prometheus URL Kiali uses."""
+    mesh_config: pulumi.Output[dict[str, Any]]
+    """The mesh config for tracing; merge it yourself when Istio is not installed here."""
+    sampling_percent_by_namespace: pulumi.Output[dict[str, float]]
+    """Effective sampling per namespace; the Istio root namespace carries the mesh-wide value."""
+
+    def __init__(
+        self,
+        name: str,
+        args: MeshObservabilityArgs,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        settings = _validated(name, args)
+        super().__init__("mesh-tracing:index:MeshObservability", name, {}, opts)
+        environment = settings.environment
+
+        namespaces = self._namespaces(name, settings, opts)
+        in_namespaces = pulumi.ResourceOptions.merge(
+            child_options(self, opts), pulumi.ResourceOptions(depends_on=namespaces)
+        )
+
+        jaeger = Jaeger(
+            f"{name}-jaeger",
+            JaegerArgs(environment=environment, **_section(args, "jaeger")),  # type: ignore[typeddict-item]
+            opts=in_namespaces,
+        )
+        tracing = IstioTracing(
+            f"{name}-istio",
+            IstioTracingArgs(
+                environment=environment,
+                tracing=args["tracing"],
+                istio=_section(args, "istio"),  # type: ignore[typeddict-item]
+                otlp_service_host=jaeger.otlp_grpc_host,
+                otlp_port=jaeger.otlp_grpc_port,
+            ),
+            opts=child_options(self, opts),
+        )
+        prometheus = Prometheus(
+            f"{name}-prometheus",
+            PrometheusArgs(environment=environment, **_section(args, "prometheus")),  # type: ignore[typeddict-item]
+            opts=in_namespaces,
+        )
+        jaeger_query_url = (
+            jaeger.query_grpc_url if settings.kiali.use_grpc else jaeger.query_http_url
+        )
+        kiali = Kiali(
+            f"{name}-kiali",
+            KialiArgs(  # type: ignore[typeddict-item]
+                environment=environment,
+                **_section(args, "kiali"),
+                jaeger_query_url=jaeger_query_url,
+                jaeger_external_url=settings.jaeger.external_url,
+                prometheus_url=prometheus.url,
+                istio_root_namespace=settings.istio.root_namespace,
+            ),
+            opts=in_namespaces,
+        )
+
+        self.kiali_url = kiali.url
+        self.jaeger_ui_url = jaeger.ui_url
+        self.otlp_endpoint = jaeger.otlp_grpc_endpoint
+        self.jaeger_query_url = kiali.jaeger_query_url
+        self.prometheus_url = kiali.prometheus_url
+        self.mesh_config = tracing.mesh_config
+        self.sampling_percent_by_namespace = tracing.sampling_percent_by_namespace
+        self.register_outputs(
+            {
+                "kiali_url": self.kiali_url,
+                "jaeger_ui_url": self.jaeger_ui_url,
+                "otlp_endpoint": self.otlp_endpoint,
+                "jaeger_query_url": self.jaeger_query_url,
+                "prometheus_url": self.prometheus_url,
+                "mesh_config": self.mesh_config,
+                "sampling_percent_by_namespace": self.sampling_percent_by_namespace,
+            }
+        )
+
+    def _namespaces(
+        self, name: str, settings: StackConfig, opts: Optional[pulumi.ResourceOptions]
+    ) -> list[k8s.core.v1.Namespace]:
+        wanted = {settings.jaeger.namespace, settings.kiali.namespace}
+        if settings.prometheus.install:
+            wanted.add(settings.prometheus.namespace)
+        # Deleting a namespace deletes everything in it, the retained trace volumes included.
+        return [
+            k8s.core.v1.Namespace(
+                f"{name}-namespace-{namespace}",
+                metadata={
+                    "name": namespace,
+                    "labels": {"app.kubernetes.io/part-of": "mesh-tracing"},
+                },
+                opts=child_options(self, opts, retain_on_delete=True),
+            )
+            for namespace in sorted(wanted)
+        ]
+
+
+def _section(args: MeshObservabilityArgs, key: str) -> dict[str, Any]:
+    return dict(args.get(key) or {})  # type: ignore[call-overload]
+
+
+def _validated(name: str, args: MeshObservabilityArgs) -> StackConfig:
+    """The whole configuration validated at once, so that cross-section rules (a namespace
+    override of the root namespace, say) hold for components used together as well."""
+    return validate_configuration(f"component {name}", with_pending_secrets(dict(args)))

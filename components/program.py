@@ -1,0 +1,89 @@
+"""The Pulumi program: read and validate the stack's config, build the stack, export."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+from pulumi.runtime.config import (
+    CONFIG,
+    get_config_env,
+    get_config_secret_keys_env,
+    is_config_secret,
+)
+
+from .config import CONFIG_NAMESPACE, ConfigError, StackConfig, load_stack_config
+
+COMPONENT_NAME = "mesh"
+
+
+def _parse(value: Any) -> Any:
+    """Pulumi hands objects over as JSON text and scalars as plain text."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def stack_config_values() -> tuple[dict[str, Any], list[str]]:
+    """This project's config keys (without the namespace) and which of them are secret."""
+    prefix = f"{CONFIG_NAMESPACE}:"
+    everything = {**get_config_env(), **CONFIG.get()}
+    raw = {
+        key.removeprefix(prefix): _parse(value)
+        for key, value in everything.items()
+        if key.startswith(prefix)
+    }
+    secret_keys = [
+        key
+        for key in everything
+        if key.startswith(prefix) and (is_config_secret(key) or key in get_config_secret_keys_env())
+    ]
+    return raw, secret_keys
+
+
+def read_stack_config() -> StackConfig:
+    """The validated config of the running stack; raises ConfigError before anything exists."""
+    raw, secret_keys = stack_config_values()
+    return load_stack_config(pulumi.get_stack(), raw, secret_keys)
+
+
+def _component_args(settings: StackConfig) -> dict[str, Any]:
+    """The validated config as component args; credentials travel as Pulumi secrets."""
+    args = settings.model_dump(exclude_none=True)
+    for section, store in (
+        ("jaeger", "elasticsearch"),
+        ("jaeger", "opensearch"),
+        ("kiali", "openid"),
+    ):
+        values = args[section].get(store)
+        if values is None:
+            continue
+        for key in ("password", "client_secret"):
+            if key in values:
+                values[key] = pulumi.Output.secret(values[key].get_secret_value())
+    return args
+
+
+def main() -> None:
+    try:
+        settings = read_stack_config()
+    except ConfigError as error:
+        # A RunError ends the program with its message and without a Python traceback.
+        raise pulumi.RunError(str(error)) from None
+
+    from .mesh_observability import MeshObservability
+
+    mesh = MeshObservability(COMPONENT_NAME, _component_args(settings))  # type: ignore[arg-type]
+    pulumi.export("environment", settings.environment)
+    pulumi.export("kiali_url", mesh.kiali_url)
+    pulumi.export("jaeger_ui_url", mesh.jaeger_ui_url)
+    pulumi.export("otlp_endpoint", mesh.otlp_endpoint)
+    pulumi.export("jaeger_query_url", mesh.jaeger_query_url)
+    pulumi.export("prometheus_url", mesh.prometheus_url)
+    pulumi.export("sampling_percent_by_namespace", mesh.sampling_percent_by_namespace)
+    pulumi.export("istio_installed", settings.istio.install)
+    pulumi.export("mesh_config", mesh.mesh_config)

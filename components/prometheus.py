@@ -1,0 +1,57 @@
+"""The Prometheus component: the Prometheus Kiali reads, existing or installed."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .args import PrometheusArgs
+from .config import PrometheusConfig
+from .options import child_options
+from .specs.charts import PROMETHEUS_CHART
+from .specs.prometheus import prometheus_server_url, prometheus_values
+from .validation import validated_settings
+
+RELEASE_NAME = "prometheus"
+
+
+class Prometheus(pulumi.ComponentResource):
+    """A Prometheus for Istio's metrics: an existing one by URL, or the upstream `prometheus`
+    chart with the annotation-driven pod scraping that Istio's merged metrics rely on."""
+
+    url: pulumi.Output[str]
+    """URL Kiali queries Prometheus at."""
+    installed: pulumi.Output[bool]
+    """Whether this component installed Prometheus."""
+
+    def __init__(
+        self,
+        name: str,
+        args: PrometheusArgs,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        settings: PrometheusConfig = validated_settings(PrometheusConfig, args, component=name)
+        super().__init__("mesh-tracing:index:Prometheus", name, {}, opts)
+        if settings.install:
+            release = k8s.helm.v3.Release(
+                f"{name}-release",
+                name=RELEASE_NAME,
+                chart=PROMETHEUS_CHART.chart,
+                version=PROMETHEUS_CHART.version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PROMETHEUS_CHART.repository),
+                namespace=settings.namespace,
+                create_namespace=True,
+                values=prometheus_values(settings),
+                timeout=600,
+                opts=child_options(self, opts),
+            )
+            self.url = pulumi.Output.all(release.name, release.namespace).apply(
+                lambda deployed: prometheus_server_url(deployed[0], deployed[1])
+            )
+        else:
+            assert settings.url is not None, "validated: an existing Prometheus has a URL"
+            self.url = pulumi.Output.from_input(settings.url)
+        self.installed = pulumi.Output.from_input(settings.install)
+        self.register_outputs({"url": self.url, "installed": self.installed})

@@ -1,0 +1,54 @@
+"""Helm values for Istio's `base` and `istiod` charts, and the mesh config for tracing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .charts import ISTIO_REPOSITORY, ChartPin
+
+ISTIO_VERSION = "1.31.1"
+ISTIO_BASE_CHART = ChartPin("base", ISTIO_VERSION, ISTIO_REPOSITORY)
+ISTIOD_CHART = ChartPin("istiod", ISTIO_VERSION, ISTIO_REPOSITORY)
+# From 1.31 on, Istio publishes images only here; the 1.30 charts default to a retired registry.
+ISTIO_IMAGE_HUB = "docker.io/istio"
+
+
+def tracing_extension_provider(
+    provider_name: str, otlp_host: Any, otlp_port: Any
+) -> dict[str, Any]:
+    """The OpenTelemetry tracing provider: Envoy exports spans over OTLP gRPC to this host:port."""
+    return {
+        "name": provider_name,
+        "opentelemetry": {"service": otlp_host, "port": otlp_port},
+    }
+
+
+def tracing_mesh_config(provider_name: str, otlp_host: Any, otlp_port: Any) -> dict[str, Any]:
+    """What this stack needs in the mesh config, and nothing else.
+
+    No `defaultProviders`: every Telemetry we create names its provider, and setting
+    `defaultProviders` in the istiod chart drops the chart's own `metrics: [prometheus]` default.
+    No `defaultConfig.tracing`: Telemetry's `randomSamplingPercentage` is the one sampling knob,
+    and a second, legacy one would only show up when a Telemetry is missing.
+    """
+    return {
+        "enableTracing": True,
+        "extensionProviders": [tracing_extension_provider(provider_name, otlp_host, otlp_port)],
+    }
+
+
+def istio_base_values(root_namespace: str) -> dict[str, Any]:
+    return {"global": {"istioNamespace": root_namespace}}
+
+
+def istiod_values(
+    root_namespace: str, replicas: int, mesh_config: dict[str, Any]
+) -> dict[str, Any]:
+    """The chart's keys are flat since Istio 1.24 (`replicaCount`, not `pilot.replicaCount`)."""
+    return {
+        "global": {"istioNamespace": root_namespace, "hub": ISTIO_IMAGE_HUB},
+        # A fixed replica count: the chart ignores replicaCount while its HPA is on.
+        "autoscaleEnabled": False,
+        "replicaCount": replicas,
+        "meshConfig": {"rootNamespace": root_namespace, **mesh_config},
+    }

@@ -1,0 +1,51 @@
+"""Helm values for the prometheus-community `prometheus` chart, set up for Istio's metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import PrometheusConfig
+from .common import NO_SIDECAR_LABELS, service_host
+
+SERVER_PORT = 80
+
+
+def prometheus_server_url(release: str, namespace: str) -> str:
+    """The chart names the server Service `<release>-server` when the release name contains
+    'prometheus', and serves it on port 80."""
+    service = f"{release}-server" if "prometheus" in release else f"{release}-prometheus-server"
+    return f"http://{service_host(service, namespace)}:{SERVER_PORT}"
+
+
+def prometheus_values(settings: PrometheusConfig) -> dict[str, Any]:
+    """Only the server: Kiali reads Istio's standard metrics and nothing else.
+
+    Istio merges each sidecar's and app's metrics behind the `prometheus.io/*` pod annotations it
+    writes at injection (port 15020, path /stats/prometheus), and annotates istiod the same way;
+    the chart's `kubernetes-pods` job is the annotation-driven job Istio documents for that, so it
+    stays on. Jobs for components this release does not run are switched off.
+    """
+    return {
+        "alertmanager": {"enabled": False},
+        "kube-state-metrics": {"enabled": False},
+        "prometheus-node-exporter": {"enabled": False},
+        "prometheus-pushgateway": {"enabled": False},
+        "server": {
+            "retention": settings.retention,
+            "persistentVolume": {"enabled": True, "size": settings.volume_size},
+            # Scraping pod IPs from inside the mesh would go through a sidecar and mTLS.
+            "podLabels": dict(NO_SIDECAR_LABELS),
+            "resources": {
+                "requests": {"cpu": "200m", "memory": "512Mi"},
+                "limits": {"memory": "2Gi"},
+            },
+            # Istio's sample Prometheus scrapes every 15s; the chart's 1m default blurs Kiali's
+            # traffic graph.
+            "global": {"scrape_interval": "15s"},
+        },
+        "scrapeConfigs": {
+            "kubernetes-pods": {"enabled": True},
+            "prometheus-pushgateway": {"enabled": False},
+            "kubernetes-services": {"enabled": False},
+        },
+    }
