@@ -706,6 +706,14 @@ def problems_from(
             )
             continue
         value = "(not set)" if kind == "missing" else _show(item["input"])
+        if "[key]" in item["loc"]:
+            # A map key failed (a namespace name), not the value the field's rule describes.
+            problems.append(
+                ConfigProblem(
+                    key=prefix + key, value=value, reason=reason, allowed=NAMESPACE_ALLOWED
+                )
+            )
+            continue
         problems.append(
             ConfigProblem(
                 key=prefix + key,

@@ -40,6 +40,7 @@ class PlannedResource:
     protect: bool = False
     retain_on_delete: bool = False
     dependencies: tuple[str, ...] = ()
+    provider: Optional[str] = None
 
 
 @dataclass
@@ -47,6 +48,8 @@ class StackEvaluation:
     stack: str
     resources: list[PlannedResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    error: Optional[BaseException] = None
+    """What the program raised, when it was evaluated with `raise_errors=False`."""
 
     def of_type(self, type_token: str) -> list[PlannedResource]:
         return [resource for resource in self.resources if resource.type == type_token]
@@ -96,19 +99,23 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
                     dependencies=tuple(sorted(request.dependencies)),
+                    provider=request.provider or None,
                 )
             )
         return response
 
 
-def _masked(value: Any) -> Any:
-    """Inputs as plain data: secrets replaced by a mask, integral floats back to ints."""
+def _masked(value: Any, secret: bool = False) -> Any:
+    """Inputs as plain data: every value inside a secret replaced by a mask (its keys stay, so a
+    reviewer sees which entries a Secret has), integral floats back to ints."""
     if pulumi.runtime.rpc.is_rpc_secret(value):
-        return SECRET_MASK
+        return _masked(pulumi.runtime.rpc.unwrap_rpc_secret(value), secret=True)
     if isinstance(value, Mapping):
-        return {key: _masked(item) for key, item in value.items()}
+        return {key: _masked(item, secret) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_masked(item) for item in value]
+        return [_masked(item, secret) for item in value]
+    if secret:
+        return SECRET_MASK
     if isinstance(value, float) and value.is_integer():
         # The wire format has only doubles; replica counts and ports were ints in the program.
         return int(value)
@@ -141,12 +148,15 @@ def evaluate(
     config: Mapping[str, Any],
     secret_keys: Iterable[str] = (),
     program: Optional[Callable[[], None]] = None,
+    *,
+    raise_errors: bool = True,
 ) -> StackEvaluation:
     """Run `program` (the mesh-tracing program by default) for `stack` with `config`.
 
     `config` maps full keys (`mesh-tracing:tracing`) to values as in a stack file; values that
     a stack file would hold encrypted are given in clear and named in `secret_keys`. Exceptions
-    from the program, configuration errors among them, propagate unchanged.
+    from the program, configuration errors among them, propagate unchanged; with
+    `raise_errors=False` they are returned in `error`, beside whatever was registered before.
     """
     encrypted = [key for key, value in config.items() if _has_encrypted(value)]
     if encrypted:
@@ -167,7 +177,12 @@ def evaluate(
         engine, project=PROJECT_NAME, stack=stack, preview=True, monitor=monitor
     )
     root = pulumi.runtime.get_root_resource()
-    _sync_await(run_pulumi_func(program))
+    try:
+        _sync_await(run_pulumi_func(program))
+    except Exception as error:
+        if raise_errors:
+            raise
+        return StackEvaluation(stack=stack, resources=list(monitor.recorded), error=error)
     outputs = {
         key: _sync_await(pulumi.Output.from_input(value).future())
         for key, value in (root.outputs if root is not None else {}).items()

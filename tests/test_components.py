@@ -1,0 +1,142 @@
+"""Each component on its own, as another stack would use it."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from mesh_tracing import ConfigError, IstioTracing, Jaeger, Kiali, MeshObservability, Prometheus
+from mesh_tracing.desired_state import SECRET_MASK, evaluate
+
+
+def _run(program) -> object:
+    return evaluate("consumer", {}, program=program, raise_errors=False)
+
+
+def test_istio_tracing_alone_only_adds_telemetry_to_an_existing_mesh() -> None:
+    def program() -> None:
+        IstioTracing(
+            "tracing",
+            {
+                "environment": "prod",
+                "tracing": {"sampling": 0.5, "namespaces": {"shop": 2}},
+                "istio": {"install": False},
+                "otlp_service_host": "otel-collector.monitoring.svc.cluster.local",
+                "otlp_port": 4317,
+            },
+        )
+
+    result = _run(program)
+    assert result.error is None
+    types = sorted(resource.type for resource in result.resources)
+    assert types == [
+        "kubernetes:telemetry.istio.io/v1:Telemetry",
+        "kubernetes:telemetry.istio.io/v1:Telemetry",
+        "mesh-tracing:index:IstioTracing",
+    ]
+
+
+def test_components_enforce_the_production_cap_themselves() -> None:
+    def program() -> None:
+        IstioTracing(
+            "tracing",
+            {
+                "environment": "prod",
+                "tracing": {"sampling": 1, "namespaces": {"shop": 7.5}},
+                "otlp_service_host": "collector",
+                "otlp_port": 4317,
+            },
+        )
+
+    result = _run(program)
+    assert isinstance(result.error, ConfigError)
+    assert "component tracing" in str(result.error)
+    assert "tracing.namespaces.shop = 7.5" in str(result.error)
+    assert result.resources == []
+
+
+def test_kiali_refuses_anonymous_outside_dev() -> None:
+    def program() -> None:
+        Kiali(
+            "kiali",
+            {
+                "environment": "staging",
+                "auth": "anonymous",
+                "jaeger_query_url": "http://jaeger.obs:16685",
+                "prometheus_url": "http://prometheus.obs:9090",
+            },
+        )
+
+    result = _run(program)
+    assert isinstance(result.error, ConfigError)
+    assert "kiali.auth = 'anonymous'" in str(result.error)
+    assert result.resources == []
+
+
+def test_secret_outputs_are_accepted_and_stay_secret() -> None:
+    def program() -> None:
+        password = pulumi.Output.secret("from-another-stack")
+        Jaeger(
+            "jaeger",
+            {
+                "environment": "prod",
+                "storage": "opensearch",
+                "opensearch": {
+                    "url": "https://os:9200",
+                    "username": "jaeger",
+                    "password": password,
+                },
+            },
+        )
+
+    result = _run(program)
+    assert result.error is None
+    (secret,) = result.of_type("kubernetes:core/v1:Secret")
+    assert secret.inputs["stringData"] == {"username": SECRET_MASK, "password": SECRET_MASK}
+    assert "from-another-stack" not in repr([r.inputs for r in result.resources])
+
+
+def test_a_consumer_provider_and_namespace_are_used() -> None:
+    def program() -> None:
+        provider = k8s.Provider("team-cluster", context="team-a")
+        Prometheus(
+            "metrics",
+            {"environment": "staging", "install": True, "namespace": "team-a-metrics"},
+            opts=pulumi.ResourceOptions(providers=[provider]),
+        )
+
+    result = _run(program)
+    assert result.error is None
+    (release,) = result.of_type("kubernetes:helm.sh/v3:Release")
+    assert release.inputs["namespace"] == "team-a-metrics"
+    (provider,) = result.of_type("pulumi:providers:kubernetes")
+    assert provider.inputs["context"] == "team-a"
+    assert release.provider is not None and release.provider.startswith(provider.urn)
+
+
+def test_plain_outputs_where_settings_are_required_are_refused() -> None:
+    def program() -> None:
+        Jaeger("jaeger", {"environment": "dev", "namespace": pulumi.Output.from_input("obs")})
+
+    result = _run(program)
+    assert isinstance(result.error, ConfigError)
+    assert "namespace = (pulumi output)" in str(result.error)
+
+
+@pytest.mark.parametrize("component", [MeshObservability])
+def test_the_composite_validates_across_sections(component: type) -> None:
+    def program() -> None:
+        component(
+            "mesh",
+            {
+                "environment": "dev",
+                "tracing": {"sampling": 1, "namespaces": {"mesh-root": 2}},
+                "istio": {"root_namespace": "mesh-root"},
+            },
+        )
+
+    result = _run(program)
+    assert isinstance(result.error, ConfigError)
+    assert "tracing.namespaces.mesh-root" in str(result.error)
+    assert result.resources == []
