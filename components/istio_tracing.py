@@ -52,16 +52,29 @@ class IstioTracing(pulumi.ComponentResource):
             {**args.get("istio", {}), "environment": args.get("environment")},
             component=name,
         )
-        super().__init__("mesh-tracing:index:IstioTracing", name, {}, opts)
-
         mesh_config = tracing_mesh_config(
             tracing.provider_name, args["otlp_service_host"], args["otlp_port"]
         )
+        sampling = {istio.root_namespace: tracing.sampling, **tracing.namespaces}
+        # The mesh config is registered as the component's own input: when Istio is managed
+        # elsewhere, it is the only place a policy engine can see which provider the Telemetry
+        # resources expect the mesh to define.
+        super().__init__(
+            "mesh-tracing:index:IstioTracing",
+            name,
+            {
+                "provider_name": tracing.provider_name,
+                "mesh_config": mesh_config,
+                "sampling_percent_by_namespace": sampling,
+                "istio_installed": istio.install,
+            },
+            opts,
+        )
+
         control_plane: list[pulumi.Resource] = []
         if istio.install:
             control_plane = self._install_istio(name, istio, mesh_config, opts)
 
-        sampling = {istio.root_namespace: tracing.sampling, **tracing.namespaces}
         manifests = telemetry_manifests(
             istio.root_namespace, tracing.provider_name, tracing.sampling, tracing.namespaces
         )

@@ -58,3 +58,8 @@ def telemetries(evaluation: StackEvaluation) -> list[dict[str, Any]]:
         for resource in evaluation.resources
         if resource.type.startswith("kubernetes:telemetry.istio.io/")
     ]
+
+
+POLICY_DIR = PROJECT_DIR / "policy"
+if str(POLICY_DIR) not in __import__("sys").path:
+    __import__("sys").path.insert(0, str(POLICY_DIR))
