@@ -179,8 +179,6 @@ class KialiArgs(KialiSettings, total=False):
     """Browser-facing Jaeger UI URL, for Kiali's trace links."""
     prometheus_url: Required[pulumi.Input[str]]
     """URL of the Prometheus Kiali reads."""
-    istio_root_namespace: str
-    """Istio root namespace (default istio-system)."""
 
 
 class MeshObservabilityArgs(TypedDict, total=False):

@@ -22,7 +22,7 @@ from .specs.kiali import (
 from .validation import secret_input, validated_settings
 
 RELEASE_NAME = "kiali"
-_WIRING = ("jaeger_query_url", "jaeger_external_url", "prometheus_url", "istio_root_namespace")
+_WIRING = ("jaeger_query_url", "jaeger_external_url", "prometheus_url")
 KIALI_PORT = 20001
 KIALI_WEB_ROOT = "/kiali"
 
@@ -88,7 +88,6 @@ class Kiali(pulumi.ComponentResource):
                 jaeger_internal_url=args["jaeger_query_url"],
                 jaeger_external_url=args.get("jaeger_external_url"),
                 prometheus_url=args["prometheus_url"],
-                istio_root_namespace=args.get("istio_root_namespace") or "istio-system",
                 signing_key_secret=signing_secret_name,
                 oidc_secret=oidc_secret_name,
             ),

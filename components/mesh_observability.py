@@ -90,7 +90,6 @@ class MeshObservability(pulumi.ComponentResource):
                 jaeger_query_url=jaeger_query_url,
                 jaeger_external_url=settings.jaeger.external_url,
                 prometheus_url=prometheus.url,
-                istio_root_namespace=settings.istio.root_namespace,
             ),
             opts=in_namespaces,
         )

@@ -53,7 +53,9 @@ def is_production(stack: str, environment: Optional[str], settings: PolicySettin
     must not slip a production stack past the pack."""
     if environment == "prod":
         return True
-    return any(fnmatch.fnmatchcase(stack, pattern) for pattern in settings.production_stack_patterns)
+    return any(
+        fnmatch.fnmatchcase(stack, pattern) for pattern in settings.production_stack_patterns
+    )
 
 
 def describe(resource_type: str, name: str) -> str:
@@ -135,12 +137,23 @@ def _legacy_sampling_paths(resource_type: str, props: Mapping[str, Any]) -> list
         for path in (("traceSampling",), ("pilot", "traceSampling")):
             found.append(("values." + ".".join(path), _get(values, *path)))
         found.append(
-            ("values.meshConfig.defaultConfig.tracing.sampling", _mesh_sampling(values.get("meshConfig")))
+            (
+                "values.meshConfig.defaultConfig.tracing.sampling",
+                _mesh_sampling(values.get("meshConfig")),
+            )
         )
     elif resource_type == ISTIO_OPERATOR_TYPE:
-        found.append(("spec.values.pilot.traceSampling", _get(props, "spec", "values", "pilot", "traceSampling")))
         found.append(
-            ("spec.meshConfig.defaultConfig.tracing.sampling", _mesh_sampling(_get(props, "spec", "meshConfig")))
+            (
+                "spec.values.pilot.traceSampling",
+                _get(props, "spec", "values", "pilot", "traceSampling"),
+            )
+        )
+        found.append(
+            (
+                "spec.meshConfig.defaultConfig.tracing.sampling",
+                _mesh_sampling(_get(props, "spec", "meshConfig")),
+            )
         )
     elif resource_type == CONFIG_MAP_TYPE and isinstance(_get(props, "data", "mesh"), str):
         try:
@@ -262,17 +275,23 @@ def missing_provider_violations(resources: Sequence[StackResource]) -> list[tupl
             wanted = named or defaults[:1]
             missing = [provider for provider in wanted if provider not in defined]
             if not wanted:
-                problems.append((
-                    f"{describe(resource.resource_type, resource.name)}: spec.tracing[{index}] "
-                    "names no provider and no mesh config in this stack sets "
-                    "defaultProviders.tracing.",
-                    resource.urn,
-                ))
+                problems.append(
+                    (
+                        f"{describe(resource.resource_type, resource.name)}: spec.tracing[{index}] "
+                        "names no provider and no mesh config in this stack sets "
+                        "defaultProviders.tracing.",
+                        resource.urn,
+                    )
+                )
             elif missing:
-                problems.append((
-                    f"{describe(resource.resource_type, resource.name)}: spec.tracing[{index}]"
-                    f".providers names {', '.join(map(str, missing))}, which no mesh config in this "
-                    f"stack defines (defined: {', '.join(sorted(defined)) or 'none'}).",
-                    resource.urn,
-                ))
+                names = ", ".join(map(str, missing))
+                known = ", ".join(sorted(defined)) or "none"
+                problems.append(
+                    (
+                        f"{describe(resource.resource_type, resource.name)}: "
+                        f"spec.tracing[{index}].providers names {names}, which no mesh config in "
+                        f"this stack defines (defined: {known}).",
+                        resource.urn,
+                    )
+                )
     return problems

@@ -56,7 +56,9 @@ class Analyzer:
         )
         return list(response.diagnostics)
 
-    def analyze_stack(self, resources: Iterable[tuple[str, str, str, Mapping[str, Any], Optional[str]]]) -> list[Any]:
+    def analyze_stack(
+        self, resources: Iterable[tuple[str, str, str, Mapping[str, Any], Optional[str]]]
+    ) -> list[Any]:
         request = analyzer_pb2.AnalyzeStackRequest(
             resources=[
                 analyzer_pb2.AnalyzerResource(
@@ -83,8 +85,10 @@ def running_pack(
         "PULUMI_STACK": stack,
         "PULUMI_DRY_RUN": "true",
         "PULUMI_CONFIG": json.dumps(
-            {key: value if isinstance(value, str) else json.dumps(value)
-             for key, value in (config or {}).items()}
+            {
+                key: value if isinstance(value, str) else json.dumps(value)
+                for key, value in (config or {}).items()
+            }
         ),
     }
     process = subprocess.Popen(

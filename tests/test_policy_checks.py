@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+
 from tracing_policies import (
     PolicySettings,
     StackResource,
@@ -35,7 +36,9 @@ def _telemetry(*percentages: float | None, provider: str | None = "jaeger-otlp")
 
 
 @pytest.mark.parametrize("resource_type", [V1, V1ALPHA1])
-@pytest.mark.parametrize(("percentage", "violations"), [(0, 0), (5, 0), (5.0, 0), (5.01, 1), (100, 1)])
+@pytest.mark.parametrize(
+    ("percentage", "violations"), [(0, 0), (5, 0), (5.0, 0), (5.01, 1), (100, 1)]
+)
 def test_telemetry_cap_edges(resource_type: str, percentage: float, violations: int) -> None:
     found = telemetry_violations(resource_type, "mesh", _telemetry(percentage), 5)
     assert len(found) == violations
@@ -64,11 +67,16 @@ def test_configured_cap_is_used() -> None:
 @pytest.mark.parametrize(
     ("props", "path"),
     [
-        ({"chart": "istiod", "values": {"pilot": {"traceSampling": 50}}}, "values.pilot.traceSampling"),
+        (
+            {"chart": "istiod", "values": {"pilot": {"traceSampling": 50}}},
+            "values.pilot.traceSampling",
+        ),
         ({"chart": "istio/istiod", "values": {"traceSampling": 5.5}}, "values.traceSampling"),
         (
-            {"chart": "oci://ghcr.io/istio/release/charts/istiod",
-             "values": {"meshConfig": {"defaultConfig": {"tracing": {"sampling": 10}}}}},
+            {
+                "chart": "oci://ghcr.io/istio/release/charts/istiod",
+                "values": {"meshConfig": {"defaultConfig": {"tracing": {"sampling": 10}}}},
+            },
             "values.meshConfig.defaultConfig.tracing.sampling",
         ),
     ],
@@ -116,7 +124,11 @@ def test_kiali_anonymous_is_refused() -> None:
     [
         ({}, "values.userconfig is not set"),
         (
-            {"userconfig": {"extensions": {"jaeger_storage": {"backends": {"main": {"memory": {}}}}}}},
+            {
+                "userconfig": {
+                    "extensions": {"jaeger_storage": {"backends": {"main": {"memory": {}}}}}
+                }
+            },
             "backends.main.memory",
         ),
         (
@@ -133,7 +145,9 @@ def test_jaeger_volatile_storage_is_refused(values: dict, fragment: str) -> None
 def test_jaeger_search_storage_is_accepted() -> None:
     values = {
         "userconfig": {
-            "extensions": {"jaeger_storage": {"backends": {"p": {"elasticsearch": {"server_urls": []}}}}}
+            "extensions": {
+                "jaeger_storage": {"backends": {"p": {"elasticsearch": {"server_urls": []}}}}
+            }
         }
     }
     assert jaeger_storage_violations(RELEASE, "jaeger", {"chart": "jaeger", "values": values}) == []
@@ -175,7 +189,9 @@ def test_what_counts_as_production(stack: str, environment: str | None, producti
 
 
 def test_production_patterns_are_configurable() -> None:
-    settings = PolicySettings.from_config({"productionStackPatterns": ["live-*"], "maxSamplingPercent": 1})
+    settings = PolicySettings.from_config(
+        {"productionStackPatterns": ["live-*"], "maxSamplingPercent": 1}
+    )
     assert is_production("live-eu", None, settings)
     assert not is_production("prod", None, settings)
     assert settings.sampling_cap_percent == 1
@@ -186,12 +202,25 @@ def _stack(*resources: tuple[str, str, dict]) -> list[StackResource]:
 
 
 def test_telemetry_provider_defined_by_istiod_values() -> None:
-    istiod = {"chart": "istiod", "values": {"meshConfig": {"extensionProviders": [{"name": "jaeger-otlp", "opentelemetry": {}}]}}}
-    assert missing_provider_violations(_stack((RELEASE, "istiod", istiod), (V1, "mesh", _telemetry(1)))) == []
+    istiod = {
+        "chart": "istiod",
+        "values": {
+            "meshConfig": {"extensionProviders": [{"name": "jaeger-otlp", "opentelemetry": {}}]}
+        },
+    }
+    assert (
+        missing_provider_violations(
+            _stack((RELEASE, "istiod", istiod), (V1, "mesh", _telemetry(1)))
+        )
+        == []
+    )
 
 
 def test_telemetry_provider_missing_is_reported() -> None:
-    istiod = {"chart": "istiod", "values": {"meshConfig": {"extensionProviders": [{"name": "zipkin"}]}}}
+    istiod = {
+        "chart": "istiod",
+        "values": {"meshConfig": {"extensionProviders": [{"name": "zipkin"}]}},
+    }
     ((message, urn),) = missing_provider_violations(
         _stack((RELEASE, "istiod", istiod), (V1, "mesh", _telemetry(1)))
     )
@@ -210,11 +239,15 @@ def test_telemetry_without_providers_uses_mesh_default() -> None:
         (V1, "mesh", _telemetry(1, provider=None)),
     )
     assert missing_provider_violations(resources) == []
-    ((message, _),) = missing_provider_violations(_stack((V1, "mesh", _telemetry(1, provider=None))))
+    ((message, _),) = missing_provider_violations(
+        _stack((V1, "mesh", _telemetry(1, provider=None)))
+    )
     assert "names no provider" in message
 
 
 def test_declared_mesh_config_of_the_component_counts() -> None:
     component = {"mesh_config": {"extensionProviders": [{"name": "jaeger-otlp"}]}}
-    resources = _stack(("mesh-tracing:index:IstioTracing", "mesh-istio", component), (V1, "mesh", _telemetry(1)))
+    resources = _stack(
+        ("mesh-tracing:index:IstioTracing", "mesh-istio", component), (V1, "mesh", _telemetry(1))
+    )
     assert missing_provider_violations(resources) == []

@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 
 import pytest
+
 from analyzer_client import running_pack
 from conftest import NS, evaluated
-
 from mesh_tracing.desired_state import StackEvaluation
 
 TELEMETRY = "kubernetes:telemetry.istio.io/v1:Telemetry"
@@ -123,7 +123,8 @@ def test_our_prod_stack_passes_clean(prod_pack) -> None:
 def test_our_prod_stack_with_raised_sampling_fails(prod_pack) -> None:
     raised = copy.deepcopy(evaluated("prod"))
     (telemetry,) = [
-        resource for resource in raised.resources
+        resource
+        for resource in raised.resources
         if resource.type == TELEMETRY and resource.inputs["metadata"]["namespace"] == "payments"
     ]
     telemetry.inputs["spec"]["tracing"][0]["randomSamplingPercentage"] = 7.5
@@ -134,7 +135,11 @@ def test_our_prod_stack_with_raised_sampling_fails(prod_pack) -> None:
 
 def test_dev_stack_deployed_as_production_fails_every_resource_policy(prod_pack) -> None:
     policies = {d.policyName for d in _analyze_all(prod_pack, evaluated("dev"))}
-    assert policies == {"telemetry-sampling-cap", "kiali-no-anonymous-auth", "jaeger-durable-storage"}
+    assert policies == {
+        "telemetry-sampling-cap",
+        "kiali-no-anonymous-auth",
+        "jaeger-durable-storage",
+    }
 
 
 def test_stack_policy_finds_telemetry_with_an_undefined_provider(prod_pack) -> None:
@@ -150,7 +155,12 @@ def test_configured_cap_and_patterns_apply() -> None:
     with running_pack("live-eu", {}) as analyzer:
         assert analyzer.analyze(TELEMETRY, "mesh", _telemetry(50)) == []
         analyzer.configure(
-            {"telemetry-sampling-cap": {"maxSamplingPercent": 1, "productionStackPatterns": ["live-*"]}}
+            {
+                "telemetry-sampling-cap": {
+                    "maxSamplingPercent": 1,
+                    "productionStackPatterns": ["live-*"],
+                }
+            }
         )
         (diagnostic,) = analyzer.analyze(TELEMETRY, "mesh", _telemetry(2))
         assert "cap of 1 percent" in diagnostic.message

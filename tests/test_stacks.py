@@ -6,8 +6,8 @@ import runpy
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import NS, PROJECT_DIR, evaluated, helm_release, stack_config, telemetries
 
+from conftest import NS, PROJECT_DIR, evaluated, helm_release, stack_config, telemetries
 from mesh_tracing.desired_state import SECRET_MASK, StackEvaluation, evaluate
 from mesh_tracing.specs.charts import JAEGER_CHART, KIALI_CHART, PROMETHEUS_CHART
 

@@ -16,7 +16,9 @@ class ChartPin:
     repository: str
 
 
-ISTIO_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
+# Istio moved its charts here in 2026; 1.31 is not published at the old storage.googleapis.com
+# location, which is removed in December 2026.
+ISTIO_REPOSITORY = "https://blob.istio.io/istio-release/charts"
 
 JAEGER_CHART = ChartPin("jaeger", "4.11.1", "https://jaegertracing.github.io/helm-charts")
 KIALI_CHART = ChartPin("kiali-server", "2.29.0", "https://kiali.org/helm-charts")

@@ -47,6 +47,7 @@ def istiod_values(
     """The chart's keys are flat since Istio 1.24 (`replicaCount`, not `pilot.replicaCount`)."""
     return {
         "global": {"istioNamespace": root_namespace, "hub": ISTIO_IMAGE_HUB},
+        "hub": ISTIO_IMAGE_HUB,
         # A fixed replica count: the chart ignores replicaCount while its HPA is on.
         "autoscaleEnabled": False,
         "replicaCount": replicas,

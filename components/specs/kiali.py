@@ -19,7 +19,6 @@ def kiali_values(
     jaeger_internal_url: Any,
     jaeger_external_url: Optional[str],
     prometheus_url: Any,
-    istio_root_namespace: str,
     signing_key_secret: str,
     oidc_secret: Optional[str],
 ) -> dict[str, Any]:
@@ -67,9 +66,6 @@ def kiali_values(
         "deployment": deployment,
         "login_token": {"signing_key": f"secret:{signing_key_secret}:{SIGNING_KEY_SECRET_KEY}"},
         "external_services": {
-            # The chart fills this with Kiali's own namespace when empty, which is wrong whenever
-            # Kiali does not live in the Istio root namespace.
-            "istio": {"root_namespace": istio_root_namespace},
             "prometheus": {"url": prometheus_url},
             "tracing": tracing,
             # Kiali turns Grafana on by default and then reports it unreachable.

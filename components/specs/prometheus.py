@@ -8,6 +8,18 @@ from ..config import PrometheusConfig
 from .common import NO_SIDECAR_LABELS, service_host
 
 SERVER_PORT = 80
+# The chart's other default jobs: node, cAdvisor, API server and service metrics (large, and not
+# what Kiali reads), and probes of a pushgateway and a blackbox exporter this release does not run.
+_JOBS_KIALI_DOES_NOT_READ = (
+    "kubernetes-api-servers",
+    "kubernetes-nodes",
+    "kubernetes-nodes-cadvisor",
+    "kubernetes-service-endpoints",
+    "kubernetes-service-endpoints-slow",
+    "kubernetes-pods-slow",
+    "kubernetes-services",
+    "prometheus-pushgateway",
+)
 
 
 def prometheus_server_url(release: str, namespace: str) -> str:
@@ -23,7 +35,7 @@ def prometheus_values(settings: PrometheusConfig) -> dict[str, Any]:
     Istio merges each sidecar's and app's metrics behind the `prometheus.io/*` pod annotations it
     writes at injection (port 15020, path /stats/prometheus), and annotates istiod the same way;
     the chart's `kubernetes-pods` job is the annotation-driven job Istio documents for that, so it
-    stays on. Jobs for components this release does not run are switched off.
+    stays on, beside Prometheus' own metrics; the chart's other jobs are switched off.
     """
     return {
         "alertmanager": {"enabled": False},
@@ -45,7 +57,7 @@ def prometheus_values(settings: PrometheusConfig) -> dict[str, Any]:
         },
         "scrapeConfigs": {
             "kubernetes-pods": {"enabled": True},
-            "prometheus-pushgateway": {"enabled": False},
-            "kubernetes-services": {"enabled": False},
+            "prometheus": {"enabled": True},
+            **{job: {"enabled": False} for job in _JOBS_KIALI_DOES_NOT_READ},
         },
     }
