@@ -7,8 +7,8 @@ each key is its description in the generated schema. Values are validated by the
 `mesh_tracing.config`, with the same rules and messages as stack configuration.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here or in the component modules: the component
+# schema inference reads these annotations as live types.
 from typing import Optional
 
 import pulumi
@@ -139,11 +139,13 @@ class KialiSettings(TypedDict, total=False):
     """OpenID Connect settings, when auth is openid."""
 
 
-class JaegerArgs(JaegerSettings, total=False):
+class JaegerArgs(TypedDict, total=False):
     """Arguments of the Jaeger component."""
 
     environment: Required[str]
     """dev, staging or prod: picks defaults and the production rules."""
+    jaeger: JaegerSettings
+    """The Jaeger settings, as under `mesh-tracing:jaeger` in stack config."""
 
 
 class IstioTracingArgs(TypedDict, total=False):
@@ -161,20 +163,24 @@ class IstioTracingArgs(TypedDict, total=False):
     """Port of the OTLP gRPC service."""
 
 
-class PrometheusArgs(PrometheusSettings, total=False):
+class PrometheusArgs(TypedDict, total=False):
     """Arguments of the Prometheus component."""
 
     environment: Required[str]
     """dev, staging or prod: picks defaults."""
+    prometheus: PrometheusSettings
+    """The Prometheus settings, as under `mesh-tracing:prometheus` in stack config."""
 
 
-class KialiArgs(KialiSettings, total=False):
+class KialiArgs(TypedDict, total=False):
     """Arguments of the Kiali component."""
 
     environment: Required[str]
     """dev, staging or prod: anonymous access is refused outside dev."""
+    kiali: KialiSettings
+    """The Kiali settings, as under `mesh-tracing:kiali` in stack config."""
     jaeger_query_url: Required[pulumi.Input[str]]
-    """Jaeger's query URL: gRPC (port 16685) when use_grpc, else HTTP with the base path."""
+    """Jaeger's query URL: gRPC (port 16685) when kiali.use_grpc, else HTTP with the base path."""
     jaeger_external_url: Optional[str]
     """Browser-facing Jaeger UI URL, for Kiali's trace links."""
     prometheus_url: Required[pulumi.Input[str]]

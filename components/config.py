@@ -620,11 +620,16 @@ class ConfigProblem(BaseModel):
 class ConfigError(ValueError):
     """Every problem of one configuration, each naming the key, the value and what is allowed."""
 
-    def __init__(self, stack: str, problems: list[ConfigProblem]):
-        self.stack = stack
+    def __init__(self, owner: str, problems: list[ConfigProblem], *, kind: str = "stack"):
+        self.owner = owner
+        self.kind = kind
         self.problems = problems
         lines = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"stack '{stack}' has invalid mesh-tracing configuration:\n{lines}")
+        super().__init__(f"{kind} '{owner}' has invalid mesh-tracing configuration:\n{lines}")
+
+    @property
+    def stack(self) -> Optional[str]:
+        return self.owner if self.kind == "stack" else None
 
 
 def _show(value: Any) -> str:
@@ -787,10 +792,13 @@ def load_stack_config(
     return validate_configuration(stack, raw, prefix=prefix)
 
 
-def validate_configuration(owner: str, raw: Mapping[str, Any], *, prefix: str = "") -> StackConfig:
+def validate_configuration(
+    owner: str, raw: Mapping[str, Any], *, prefix: str = "", kind: str = "stack"
+) -> StackConfig:
     """Validate a whole configuration (stack config or component args) or raise ConfigError.
 
-    `owner` is the stack, or the component, named in the error.
+    `owner` is the stack (`kind` "stack") or the component (`kind` "component") named in the
+    error.
     """
     environment = raw.get("environment")
     if environment not in ENVIRONMENTS:
@@ -799,12 +807,17 @@ def validate_configuration(owner: str, raw: Mapping[str, Any], *, prefix: str = 
         problem = ConfigProblem(
             key=prefix + "environment", value=value, reason=reason, allowed="dev, staging or prod"
         )
-        raise ConfigError(owner, [problem])
+        raise ConfigError(owner, [problem], kind=kind)
     data = _wrap_secrets(_merge_defaults(environment, raw))
     try:
         return StackConfig.model_validate(data, context={"environment": environment})
     except ValidationError as error:
-        raise ConfigError(owner, problems_from(error, StackConfig, prefix)) from None
+        raise ConfigError(owner, problems_from(error, StackConfig, prefix), kind=kind) from None
+
+
+def section_name(model: type[BaseModel]) -> str:
+    """The stack config key a section model validates (`jaeger` for JaegerConfig)."""
+    return next(name for name, candidate in SECTION_MODELS.items() if candidate is model)
 
 
 def validate_section(
@@ -812,7 +825,7 @@ def validate_section(
 ) -> Any:
     """Validate one section for a component used on its own, with the environment's defaults.
 
-    `owner` names the component in the error, in place of a stack name.
+    `owner` names the component in the error.
     """
     if environment not in ENVIRONMENTS:
         problem = ConfigProblem(
@@ -821,12 +834,14 @@ def validate_section(
             reason="unknown environment",
             allowed="dev, staging or prod",
         )
-        raise ConfigError(owner, [problem])
-    section = next(name for name, candidate in SECTION_MODELS.items() if candidate is model)
+        raise ConfigError(owner, [problem], kind="component")
+    section = section_name(model)
     defaults = ENVIRONMENT_DEFAULTS[environment].get(section, {})
     data = {**defaults, **{key: value for key, value in values.items() if value is not None}}
     wrapped = _wrap_secrets({section: data})[section]
     try:
         return model.model_validate(wrapped, context={"environment": environment})
     except ValidationError as error:
-        raise ConfigError(owner, problems_from(error, model, f"{section}.")) from None
+        raise ConfigError(
+            owner, problems_from(error, model, f"{section}."), kind="component"
+        ) from None

@@ -1,7 +1,5 @@
 """The IstioTracing component: the mesh's tracing provider and Telemetry sampling."""
 
-from __future__ import annotations
-
 from typing import Any, Optional
 
 import pulumi
@@ -18,7 +16,7 @@ from .specs.istio import (
     tracing_mesh_config,
 )
 from .specs.telemetry import TELEMETRY_API_VERSION, TELEMETRY_KIND, telemetry_manifests
-from .validation import validated_settings
+from .validation import reject_unknown_args, validated_settings
 
 
 class IstioTracing(pulumi.ComponentResource):
@@ -42,15 +40,12 @@ class IstioTracing(pulumi.ComponentResource):
         args: IstioTracingArgs,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
+        reject_unknown_args(args, IstioTracingArgs, component=name)
         tracing: TracingConfig = validated_settings(
-            TracingConfig,
-            {**args["tracing"], "environment": args.get("environment")},
-            component=name,
+            TracingConfig, args.get("environment"), args.get("tracing"), component=name
         )
         istio: IstioConfig = validated_settings(
-            IstioConfig,
-            {**args.get("istio", {}), "environment": args.get("environment")},
-            component=name,
+            IstioConfig, args.get("environment"), args.get("istio"), component=name
         )
         mesh_config = tracing_mesh_config(
             tracing.provider_name, args["otlp_service_host"], args["otlp_port"]

@@ -1,7 +1,5 @@
 """The Jaeger component: a Jaeger v2 backend from the upstream chart."""
 
-from __future__ import annotations
-
 from typing import Any, Optional
 
 import pulumi
@@ -18,7 +16,7 @@ from .specs.jaeger import (
     jaeger_values,
     selector_labels,
 )
-from .validation import secret_input, validated_settings
+from .validation import reject_unknown_args, secret_input, validated_settings
 
 RELEASE_NAME = "jaeger"
 
@@ -47,7 +45,10 @@ class Jaeger(pulumi.ComponentResource):
         args: JaegerArgs,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        settings: JaegerConfig = validated_settings(JaegerConfig, args, component=name)
+        reject_unknown_args(args, JaegerArgs, component=name)
+        settings: JaegerConfig = validated_settings(
+            JaegerConfig, args.get("environment"), args.get("jaeger"), component=name
+        )
         super().__init__("mesh-tracing:index:Jaeger", name, {}, opts)
         child = child_options(self, opts)
         production = args["environment"] == "prod"
@@ -122,7 +123,7 @@ class Jaeger(pulumi.ComponentResource):
             return None
         if store.existing_secret is not None:
             return store.existing_secret
-        given: Any = args[settings.storage]  # type: ignore[literal-required]
+        given: Any = args["jaeger"][settings.storage]  # type: ignore[literal-required]
         secret = k8s.core.v1.Secret(
             f"{name}-storage-credentials",
             metadata={

@@ -1,7 +1,5 @@
 """The Kiali component: Kiali wired to Jaeger and Prometheus."""
 
-from __future__ import annotations
-
 from typing import Optional
 
 import pulumi
@@ -19,10 +17,9 @@ from .specs.kiali import (
     SIGNING_KEY_SECRET_KEY,
     kiali_values,
 )
-from .validation import secret_input, validated_settings
+from .validation import reject_unknown_args, secret_input, validated_settings
 
 RELEASE_NAME = "kiali"
-_WIRING = ("jaeger_query_url", "jaeger_external_url", "prometheus_url")
 KIALI_PORT = 20001
 KIALI_WEB_ROOT = "/kiali"
 
@@ -44,8 +41,9 @@ class Kiali(pulumi.ComponentResource):
         args: KialiArgs,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
+        reject_unknown_args(args, KialiArgs, component=name)
         settings: KialiConfig = validated_settings(
-            KialiConfig, args, component=name, wiring=_WIRING
+            KialiConfig, args.get("environment"), args.get("kiali"), component=name
         )
         super().__init__("mesh-tracing:index:Kiali", name, {}, opts)
         child = child_options(self, opts)
@@ -70,7 +68,9 @@ class Kiali(pulumi.ComponentResource):
                 k8s.core.v1.Secret(
                     f"{name}-oidc",
                     metadata={"name": oidc_secret_name, "namespace": settings.namespace},
-                    string_data={OIDC_SECRET_KEY: secret_input(args["openid"]["client_secret"])},
+                    string_data={
+                        OIDC_SECRET_KEY: secret_input(args["kiali"]["openid"]["client_secret"])
+                    },
                     opts=child,
                 )
             )

@@ -1,7 +1,5 @@
 """The MeshObservability component: Jaeger, Istio tracing, Prometheus and Kiali, wired."""
 
-from __future__ import annotations
-
 from typing import Any, Optional
 
 import pulumi
@@ -20,7 +18,7 @@ from .jaeger import Jaeger
 from .kiali import Kiali
 from .options import child_options
 from .prometheus import Prometheus
-from .validation import with_pending_secrets
+from .validation import reject_unknown_args, with_pending_secrets
 
 
 class MeshObservability(pulumi.ComponentResource):
@@ -49,6 +47,7 @@ class MeshObservability(pulumi.ComponentResource):
         args: MeshObservabilityArgs,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
+        reject_unknown_args(args, MeshObservabilityArgs, component=name)
         settings = _validated(name, args)
         super().__init__("mesh-tracing:index:MeshObservability", name, {}, opts)
         environment = settings.environment
@@ -60,7 +59,7 @@ class MeshObservability(pulumi.ComponentResource):
 
         jaeger = Jaeger(
             f"{name}-jaeger",
-            JaegerArgs(environment=environment, **_section(args, "jaeger")),  # type: ignore[typeddict-item]
+            JaegerArgs(environment=environment, jaeger=args.get("jaeger", {})),
             opts=in_namespaces,
         )
         tracing = IstioTracing(
@@ -68,7 +67,7 @@ class MeshObservability(pulumi.ComponentResource):
             IstioTracingArgs(
                 environment=environment,
                 tracing=args["tracing"],
-                istio=_section(args, "istio"),  # type: ignore[typeddict-item]
+                istio=args.get("istio", {}),
                 otlp_service_host=jaeger.otlp_grpc_host,
                 otlp_port=jaeger.otlp_grpc_port,
             ),
@@ -76,7 +75,7 @@ class MeshObservability(pulumi.ComponentResource):
         )
         prometheus = Prometheus(
             f"{name}-prometheus",
-            PrometheusArgs(environment=environment, **_section(args, "prometheus")),  # type: ignore[typeddict-item]
+            PrometheusArgs(environment=environment, prometheus=args.get("prometheus", {})),
             opts=in_namespaces,
         )
         jaeger_query_url = (
@@ -84,9 +83,9 @@ class MeshObservability(pulumi.ComponentResource):
         )
         kiali = Kiali(
             f"{name}-kiali",
-            KialiArgs(  # type: ignore[typeddict-item]
+            KialiArgs(
                 environment=environment,
-                **_section(args, "kiali"),
+                kiali=args.get("kiali", {}),
                 jaeger_query_url=jaeger_query_url,
                 jaeger_external_url=settings.jaeger.external_url,
                 prometheus_url=prometheus.url,
@@ -133,11 +132,7 @@ class MeshObservability(pulumi.ComponentResource):
         ]
 
 
-def _section(args: MeshObservabilityArgs, key: str) -> dict[str, Any]:
-    return dict(args.get(key) or {})  # type: ignore[call-overload]
-
-
 def _validated(name: str, args: MeshObservabilityArgs) -> StackConfig:
     """The whole configuration validated at once, so that cross-section rules (a namespace
     override of the root namespace, say) hold for components used together as well."""
-    return validate_configuration(f"component {name}", with_pending_secrets(dict(args)))
+    return validate_configuration(name, with_pending_secrets(dict(args)), kind="component")

@@ -1,7 +1,5 @@
 """The Prometheus component: the Prometheus Kiali reads, existing or installed."""
 
-from __future__ import annotations
-
 from typing import Optional
 
 import pulumi
@@ -12,7 +10,7 @@ from .config import PrometheusConfig
 from .options import child_options
 from .specs.charts import PROMETHEUS_CHART
 from .specs.prometheus import prometheus_server_url, prometheus_values
-from .validation import validated_settings
+from .validation import reject_unknown_args, validated_settings
 
 RELEASE_NAME = "prometheus"
 
@@ -32,7 +30,10 @@ class Prometheus(pulumi.ComponentResource):
         args: PrometheusArgs,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        settings: PrometheusConfig = validated_settings(PrometheusConfig, args, component=name)
+        reject_unknown_args(args, PrometheusArgs, component=name)
+        settings: PrometheusConfig = validated_settings(
+            PrometheusConfig, args.get("environment"), args.get("prometheus"), component=name
+        )
         super().__init__("mesh-tracing:index:Prometheus", name, {}, opts)
         if settings.install:
             release = k8s.helm.v3.Release(

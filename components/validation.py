@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import Any, Optional, TypeVar
 
 import pulumi
 
-from .config import ConfigError, ConfigProblem, validate_section
+from .config import ConfigError, ConfigProblem, section_name, validate_section
 
 SettingsModel = TypeVar("SettingsModel")
 _SECRET_FIELDS = frozenset({"password", "client_secret"})
@@ -29,28 +29,55 @@ def with_pending_secrets(values: Any) -> Any:
     return values
 
 
+def reject_unknown_args(args: Mapping[str, Any], args_type: type, *, component: str) -> None:
+    """A TypedDict does not check its keys at run time: a misspelt or misplaced key would be
+    silently ignored, so it is refused here, by name."""
+    known = args_type.__required_keys__ | args_type.__optional_keys__  # type: ignore[attr-defined]
+    unknown = sorted(set(args) - known)
+    if unknown:
+        raise ConfigError(
+            component,
+            [
+                ConfigProblem(
+                    key=key,
+                    value=repr(args[key])[:80],
+                    reason="unknown argument",
+                    allowed="one of: " + ", ".join(sorted(known)),
+                )
+                for key in unknown
+            ],
+            kind="component",
+        )
+
+
+def _outputs_in(values: Any, path: str) -> Iterator[str]:
+    """Paths of Pulumi outputs where plain data is required (anywhere but a secret field)."""
+    if isinstance(values, pulumi.Output):
+        yield path
+    elif isinstance(values, Mapping):
+        for key, value in values.items():
+            if key not in _SECRET_FIELDS:
+                yield from _outputs_in(value, f"{path}.{key}")
+
+
 def validated_settings(
     model: type[SettingsModel],
-    args: Mapping[str, Any],
+    environment: Any,
+    values: Optional[Mapping[str, Any]],
     *,
     component: str,
-    wiring: tuple[str, ...] = (),
 ) -> SettingsModel:
-    """The `model` settings in `args`, validated for `args['environment']`.
+    """One section of a component's args (`jaeger`, `kiali`, ...) validated for `environment`,
+    with that environment's defaults, and errors keyed like the stack config's.
 
-    `wiring` names the keys that carry other components' outputs rather than settings. A value
-    that is a Pulumi output where plain data is required is refused with the key's name.
+    Settings decide which resources exist, so they must be known before deployment: a Pulumi
+    output among them is refused by key. Only credentials may be outputs.
     """
-    owner = f"component {component}"
-    settings = {key: value for key, value in args.items() if key not in (*wiring, "environment")}
-    unresolved = [
-        key
-        for key, value in settings.items()
-        if isinstance(value, pulumi.Output) and key not in _SECRET_FIELDS
-    ]
+    section = section_name(model)
+    unresolved = list(_outputs_in(dict(values or {}), section))
     if unresolved:
         raise ConfigError(
-            owner,
+            component,
             [
                 ConfigProblem(
                     key=key,
@@ -60,9 +87,10 @@ def validated_settings(
                 )
                 for key in unresolved
             ],
+            kind="component",
         )
     return validate_section(
-        model, args.get("environment"), with_pending_secrets(settings), owner=owner
+        model, environment, with_pending_secrets(dict(values or {})), owner=component
     )
 
 

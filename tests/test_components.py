@@ -51,7 +51,7 @@ def test_components_enforce_the_production_cap_themselves() -> None:
 
     result = _run(program)
     assert isinstance(result.error, ConfigError)
-    assert "component tracing" in str(result.error)
+    assert "component 'tracing'" in str(result.error)
     assert "tracing.namespaces.shop = 7.5" in str(result.error)
     assert result.resources == []
 
@@ -62,7 +62,7 @@ def test_kiali_refuses_anonymous_outside_dev() -> None:
             "kiali",
             {
                 "environment": "staging",
-                "auth": "anonymous",
+                "kiali": {"auth": "anonymous"},
                 "jaeger_query_url": "http://jaeger.obs:16685",
                 "prometheus_url": "http://prometheus.obs:9090",
             },
@@ -81,11 +81,13 @@ def test_secret_outputs_are_accepted_and_stay_secret() -> None:
             "jaeger",
             {
                 "environment": "prod",
-                "storage": "opensearch",
-                "opensearch": {
-                    "url": "https://os:9200",
-                    "username": "jaeger",
-                    "password": password,
+                "jaeger": {
+                    "storage": "opensearch",
+                    "opensearch": {
+                        "url": "https://os:9200",
+                        "username": "jaeger",
+                        "password": password,
+                    },
                 },
             },
         )
@@ -102,7 +104,10 @@ def test_a_consumer_provider_and_namespace_are_used() -> None:
         provider = k8s.Provider("team-cluster", context="team-a")
         Prometheus(
             "metrics",
-            {"environment": "staging", "install": True, "namespace": "team-a-metrics"},
+            {
+                "environment": "staging",
+                "prometheus": {"install": True, "namespace": "team-a-metrics"},
+            },
             opts=pulumi.ResourceOptions(providers=[provider]),
         )
 
@@ -117,11 +122,18 @@ def test_a_consumer_provider_and_namespace_are_used() -> None:
 
 def test_plain_outputs_where_settings_are_required_are_refused() -> None:
     def program() -> None:
-        Jaeger("jaeger", {"environment": "dev", "namespace": pulumi.Output.from_input("obs")})
+        Jaeger(
+            "jaeger",
+            {
+                "environment": "dev",
+                "jaeger": {"badger": {"volume_size": pulumi.Output.from_input("1Gi")}},
+            },
+        )
 
     result = _run(program)
     assert isinstance(result.error, ConfigError)
-    assert "namespace = (pulumi output)" in str(result.error)
+    assert "jaeger.badger.volume_size = (pulumi output)" in str(result.error)
+    assert result.resources == []
 
 
 @pytest.mark.parametrize("component", [MeshObservability])
@@ -139,4 +151,15 @@ def test_the_composite_validates_across_sections(component: type) -> None:
     result = _run(program)
     assert isinstance(result.error, ConfigError)
     assert "tracing.namespaces.mesh-root" in str(result.error)
+    assert result.resources == []
+
+
+def test_unknown_arguments_are_refused_by_name() -> None:
+    def program() -> None:
+        Jaeger("jaeger", {"environment": "dev", "storage": "memory"})
+
+    result = _run(program)
+    assert isinstance(result.error, ConfigError)
+    assert "storage = 'memory': unknown argument" in str(result.error)
+    assert "one of: environment, jaeger" in str(result.error)
     assert result.resources == []
