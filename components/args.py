@@ -22,8 +22,9 @@ except ImportError:  # Python 3.10
 class TracingSettings(TypedDict, total=False):
     """Trace sampling for the mesh and per namespace."""
 
-    sampling: Required[float]
-    """Mesh-wide sampling percentage, 0 to 100 in steps of 0.01; at most 5 in prod."""
+    sampling: float
+    """Mesh-wide sampling percentage, 0 to 100 in steps of 0.01; at most 5 in prod. Required
+    unless istio.own_mesh_default is false."""
     namespaces: dict[str, float]
     """Per-namespace sampling percentages, each on its own Telemetry resource."""
     provider_name: str
@@ -35,6 +36,8 @@ class IstioSettings(TypedDict, total=False):
 
     install: bool
     """Install Istio's base and istiod charts (default: true in dev only)."""
+    own_mesh_default: bool
+    """Own the mesh-wide Telemetry (default true); false adds per-namespace overrides only."""
     root_namespace: str
     """Istio root namespace, home of the mesh-wide Telemetry (default istio-system)."""
     istiod_replicas: int

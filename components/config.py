@@ -158,8 +158,10 @@ class _StrictModel(BaseModel):
 class TracingConfig(_StrictModel):
     """Sampling and the name of the mesh's tracing extension provider."""
 
-    sampling: SamplingPercent = Field(
-        description="Mesh-wide sampling percentage, set on the root-namespace Telemetry.",
+    sampling: Optional[SamplingPercent] = Field(
+        default=None,
+        description="Mesh-wide sampling percentage, set on the root-namespace Telemetry; "
+        "required unless istio.own_mesh_default is false.",
         json_schema_extra=_allowed(SAMPLING_ALLOWED),
     )
     namespaces: dict[NamespaceName, SamplingPercent] = Field(
@@ -180,6 +182,12 @@ class IstioConfig(_StrictModel):
     install: bool = Field(
         description="Install Istio's base and istiod charts; false leaves the control plane alone "
         "and exports the mesh config to merge.",
+        json_schema_extra=_allowed("true or false"),
+    )
+    own_mesh_default: bool = Field(
+        default=True,
+        description="This stack owns the mesh-wide Telemetry in the root namespace; false when "
+        "another stack owns it and this one only adds per-namespace overrides.",
         json_schema_extra=_allowed("true or false"),
     )
     root_namespace: NamespaceName = Field(
@@ -564,6 +572,85 @@ SECRET_PATHS = (
 )
 
 
+def telemetry_rule_violations(
+    tracing: TracingConfig, istio: IstioConfig
+) -> list[PydanticCustomError]:
+    """Rules between the tracing and istio sections, shared by the stack config and the
+    IstioTracing component."""
+    problems = []
+    if istio.own_mesh_default and tracing.sampling is None:
+        problems.append(
+            _fail(
+                "sampling_required",
+                "required: this stack owns the mesh-wide Telemetry",
+                key="tracing.sampling",
+                value=None,
+                allowed=SAMPLING_ALLOWED,
+            )
+        )
+    if not istio.own_mesh_default and tracing.sampling is not None:
+        problems.append(
+            _fail(
+                "sampling_unused",
+                "not used: istio.own_mesh_default is false, so another "
+                "stack owns the mesh-wide sampling",
+                key="tracing.sampling",
+                value=tracing.sampling,
+                allowed="unset when istio.own_mesh_default is false",
+            )
+        )
+    if not istio.own_mesh_default and not tracing.namespaces:
+        problems.append(
+            _fail(
+                "namespaces_required",
+                "with istio.own_mesh_default false, the per-namespace "
+                "overrides are all this stack manages",
+                key="tracing.namespaces",
+                value={},
+                allowed="at least one namespace",
+            )
+        )
+    # Two selector-less Telemetry resources in one namespace leave Istio to pick one; the root
+    # namespace holds the mesh-wide one.
+    if istio.root_namespace in tracing.namespaces:
+        problems.append(
+            _fail(
+                "root_namespace_override",
+                "{namespace} is the Istio root namespace; its sampling is tracing.sampling",
+                namespace=istio.root_namespace,
+                key=f"tracing.namespaces.{istio.root_namespace}",
+                value=tracing.namespaces[istio.root_namespace],
+                allowed="namespaces other than the Istio root namespace",
+            )
+        )
+    return problems
+
+
+def check_telemetry_rules(
+    tracing: TracingConfig, istio: IstioConfig, *, owner: str, kind: str = "component"
+) -> None:
+    """Raise ConfigError for every broken rule of `telemetry_rule_violations`."""
+    problems = [
+        ConfigProblem(
+            key=error.context["error_key"],
+            value="(not set)"
+            if error.context["error_value"] is None
+            else _show(error.context["error_value"]),
+            reason=error.message(),
+            allowed=error.context["error_allowed"],
+        )
+        for error in telemetry_rule_violations(tracing, istio)
+    ]
+    if problems:
+        raise ConfigError(owner, problems, kind=kind)
+
+
+def sampling_percent_by_namespace(tracing: TracingConfig, istio: IstioConfig) -> dict[str, float]:
+    """The sampling each namespace gets from this stack's Telemetry resources."""
+    mesh_wide = {} if tracing.sampling is None else {istio.root_namespace: tracing.sampling}
+    return {**mesh_wide, **tracing.namespaces}
+
+
 class StackConfig(_StrictModel):
     """The whole `mesh-tracing:` configuration of one stack."""
 
@@ -581,18 +668,9 @@ class StackConfig(_StrictModel):
     kiali: KialiConfig = Field(json_schema_extra=_allowed("an object"))
 
     @model_validator(mode="after")
-    def _namespaces_do_not_shadow_the_root(self) -> StackConfig:
-        # Two selector-less Telemetry resources in one namespace leave Istio to pick one; the root
-        # namespace already holds the mesh-wide one.
-        if self.istio.root_namespace in self.tracing.namespaces:
-            raise _fail(
-                "root_namespace_override",
-                "{namespace} is the Istio root namespace; its sampling is tracing.sampling",
-                namespace=self.istio.root_namespace,
-                key=f"tracing.namespaces.{self.istio.root_namespace}",
-                value=self.tracing.namespaces[self.istio.root_namespace],
-                allowed="namespaces other than the Istio root namespace",
-            )
+    def _telemetry_is_coherent(self) -> StackConfig:
+        for rule in telemetry_rule_violations(self.tracing, self.istio):
+            raise rule
         return self
 
     @property
@@ -600,8 +678,8 @@ class StackConfig(_StrictModel):
         return self.environment == "prod"
 
     def sampling_percent_by_namespace(self) -> dict[str, float]:
-        """Effective sampling: the root namespace carries the mesh-wide value."""
-        return {self.istio.root_namespace: self.tracing.sampling, **self.tracing.namespaces}
+        """Effective sampling set by this stack: the root namespace carries the mesh-wide value."""
+        return sampling_percent_by_namespace(self.tracing, self.istio)
 
 
 # --- errors ----------------------------------------------------------------------------------

@@ -6,7 +6,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .args import IstioTracingArgs
-from .config import IstioConfig, TracingConfig
+from .config import (
+    IstioConfig,
+    TracingConfig,
+    check_telemetry_rules,
+    sampling_percent_by_namespace,
+)
 from .options import child_options
 from .specs.istio import (
     ISTIO_BASE_CHART,
@@ -50,7 +55,8 @@ class IstioTracing(pulumi.ComponentResource):
         mesh_config = tracing_mesh_config(
             tracing.provider_name, args["otlp_service_host"], args["otlp_port"]
         )
-        sampling = {istio.root_namespace: tracing.sampling, **tracing.namespaces}
+        check_telemetry_rules(tracing, istio, owner=name)
+        sampling = sampling_percent_by_namespace(tracing, istio)
         # The mesh config is registered as the component's own input: when Istio is managed
         # elsewhere, it is the only place a policy engine can see which provider the Telemetry
         # resources expect the mesh to define.

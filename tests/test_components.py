@@ -163,3 +163,47 @@ def test_unknown_arguments_are_refused_by_name() -> None:
     assert "storage = 'memory': unknown argument" in str(result.error)
     assert "one of: environment, jaeger" in str(result.error)
     assert result.resources == []
+
+
+def test_istio_tracing_can_add_overrides_only() -> None:
+    def program() -> None:
+        IstioTracing(
+            "team",
+            {
+                "environment": "prod",
+                "tracing": {"namespaces": {"shop": 2, "cart": 1}},
+                "istio": {"own_mesh_default": False},
+                "otlp_service_host": "jaeger.observability.svc.cluster.local",
+                "otlp_port": 4317,
+            },
+        )
+
+    result = _run(program)
+    assert result.error is None
+    namespaces = sorted(
+        resource.inputs["metadata"]["namespace"]
+        for resource in result.resources
+        if resource.type == "kubernetes:telemetry.istio.io/v1:Telemetry"
+    )
+    assert namespaces == ["cart", "shop"]
+
+
+def test_istio_tracing_checks_rules_across_its_sections() -> None:
+    def program() -> None:
+        IstioTracing(
+            "team",
+            {
+                "environment": "dev",
+                "tracing": {"sampling": 3},
+                "istio": {"own_mesh_default": False},
+                "otlp_service_host": "jaeger",
+                "otlp_port": 4317,
+            },
+        )
+
+    result = _run(program)
+    assert isinstance(result.error, ConfigError)
+    message = str(result.error)
+    assert "tracing.sampling = 3.0: not used" in message
+    assert "tracing.namespaces = {}" in message
+    assert result.resources == []

@@ -332,3 +332,31 @@ def test_credentials_never_appear_in_errors() -> None:
         _load(raw, secret_keys=("mesh-tracing:jaeger",))
     assert "hunter2" not in str(caught.value)
     assert "mesh-tracing:jaeger.elasticsearch.username" in str(caught.value)
+
+
+def test_a_stack_may_leave_the_mesh_default_to_another_stack() -> None:
+    raw = {
+        "environment": "staging",
+        "tracing": {"namespaces": {"shop": 20}},
+        "istio": {"own_mesh_default": False},
+    }
+    assert _load(raw).sampling_percent_by_namespace() == {"shop": 20}
+
+
+@pytest.mark.parametrize(
+    ("tracing", "istio", "key", "reason"),
+    [
+        ({"namespaces": {"shop": 1}}, {}, "mesh-tracing:tracing.sampling", "required"),
+        (
+            {"sampling": 1, "namespaces": {"shop": 1}},
+            {"own_mesh_default": False},
+            "mesh-tracing:tracing.sampling",
+            "not used",
+        ),
+        ({}, {"own_mesh_default": False}, "mesh-tracing:tracing.namespaces", "overrides are all"),
+    ],
+)
+def test_mesh_default_ownership_rules(tracing: dict, istio: dict, key: str, reason: str) -> None:
+    (problem,) = _problems({"environment": "dev", "tracing": tracing, "istio": istio})
+    assert problem.key == key
+    assert reason in problem.reason

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
 
 TELEMETRY_API_VERSION = "telemetry.istio.io/v1"
 TELEMETRY_KIND = "Telemetry"
@@ -32,17 +32,18 @@ def tracing_telemetry_spec(provider_name: str, sampling_percent: float) -> dict[
 def telemetry_manifests(
     root_namespace: str,
     provider_name: str,
-    mesh_sampling_percent: float,
+    mesh_sampling_percent: Optional[float],
     namespace_sampling_percent: Mapping[str, float],
 ) -> dict[str, dict[str, Any]]:
-    """Every Telemetry this stack owns, keyed by namespace, mesh-wide one first."""
-    manifests = {
-        root_namespace: {
+    """Every Telemetry this stack owns, keyed by namespace, the mesh-wide one first; none in the
+    root namespace when the mesh-wide sampling belongs to another stack (`None`)."""
+    manifests = {}
+    if mesh_sampling_percent is not None:
+        manifests[root_namespace] = {
             "name": MESH_TELEMETRY_NAME,
             "namespace": root_namespace,
             "spec": tracing_telemetry_spec(provider_name, mesh_sampling_percent),
         }
-    }
     for namespace in sorted(namespace_sampling_percent):
         manifests[namespace] = {
             "name": NAMESPACE_TELEMETRY_NAME,
