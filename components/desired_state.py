@@ -150,6 +150,7 @@ def evaluate(
     program: Optional[Callable[[], None]] = None,
     *,
     raise_errors: bool = True,
+    project: str = PROJECT_NAME,
 ) -> StackEvaluation:
     """Run `program` (the mesh-tracing program by default) for `stack` with `config`.
 
@@ -173,9 +174,7 @@ def evaluate(
     )
     engine = _Engine()
     monitor = _RecordingMonitor(engine)
-    pulumi.runtime.set_mocks(
-        engine, project=PROJECT_NAME, stack=stack, preview=True, monitor=monitor
-    )
+    pulumi.runtime.set_mocks(engine, project=project, stack=stack, preview=True, monitor=monitor)
     root = pulumi.runtime.get_root_resource()
     try:
         _sync_await(run_pulumi_func(program))

@@ -1,0 +1,6 @@
+"""Entry point the Pulumi engine runs to host the mesh-tracing components as a provider."""
+
+from mesh_tracing.component_package import serve
+
+if __name__ == "__main__":
+    serve()
