@@ -25,6 +25,7 @@ from .config import CONFIG_NAMESPACE
 
 PROJECT_NAME = "mesh-tracing"
 SECRET_MASK = "[secret]"
+ENCRYPTED_PLACEHOLDER = "encrypted-in-stack-file"
 
 
 @dataclass(frozen=True)
@@ -182,16 +183,53 @@ def evaluate(
         if raise_errors:
             raise
         return StackEvaluation(stack=stack, resources=list(monitor.recorded), error=error)
-    outputs = {
-        key: _sync_await(pulumi.Output.from_input(value).future())
-        for key, value in (root.outputs if root is not None else {}).items()
-    }
+    outputs = {}
+    for key, value in (root.outputs if root is not None else {}).items():
+        output = pulumi.Output.from_input(value)
+        resolved = _sync_await(output.future())
+        outputs[key] = _masked(resolved, secret=_sync_await(output.is_secret()))
     return StackEvaluation(stack=stack, resources=list(monitor.recorded), outputs=outputs)
 
 
-def evaluate_stack_file(stacks_dir: Path, stack: str) -> StackEvaluation:
-    """Evaluate a stack from its stack file."""
-    return evaluate(stack, read_stack_file(stacks_dir, stack))
+def _without_encrypted(value: Any) -> tuple[Any, bool]:
+    """The value with every `{secure: ...}` leaf replaced by a placeholder, and whether any was."""
+    if isinstance(value, Mapping):
+        if set(value) == {"secure"}:
+            return ENCRYPTED_PLACEHOLDER, True
+        items = {key: _without_encrypted(item) for key, item in value.items()}
+        return {key: item for key, (item, _) in items.items()}, any(f for _, f in items.values())
+    if isinstance(value, list):
+        items = [_without_encrypted(item) for item in value]
+        return [item for item, _ in items], any(f for _, f in items)
+    return value, False
+
+
+def offline_stack_config(stacks_dir: Path, stack: str) -> tuple[dict[str, Any], list[str]]:
+    """A stack file's config ready for an offline evaluation, and its secret keys.
+
+    Encrypted values can only be decrypted by the Pulumi CLI with the stack's secrets provider;
+    offline they become a placeholder, still marked secret, which is enough to evaluate the
+    program (credentials only ever end up in Secrets, whose values a plan masks anyway).
+    """
+    config, secret_keys = {}, []
+    for key, value in read_stack_file(stacks_dir, stack).items():
+        config[key], encrypted = _without_encrypted(value)
+        if encrypted:
+            secret_keys.append(key)
+    return config, secret_keys
+
+
+def evaluate_stack_file(
+    stacks_dir: Path,
+    stack: str,
+    program: Optional[Callable[[], None]] = None,
+    *,
+    project: str = PROJECT_NAME,
+    raise_errors: bool = True,
+) -> StackEvaluation:
+    """Evaluate a stack from its stack file, encrypted values replaced by placeholders."""
+    config, secret_keys = offline_stack_config(stacks_dir, stack)
+    return evaluate(stack, config, secret_keys, program, project=project, raise_errors=raise_errors)
 
 
 __all__ = [
@@ -200,5 +238,6 @@ __all__ = [
     "StackEvaluation",
     "evaluate",
     "evaluate_stack_file",
+    "offline_stack_config",
     "read_stack_file",
 ]

@@ -66,7 +66,6 @@ class IstioTracing(pulumi.ComponentResource):
             {
                 "provider_name": tracing.provider_name,
                 "mesh_config": mesh_config,
-                "sampling_percent_by_namespace": sampling,
                 "istio_installed": istio.install,
             },
             opts,

@@ -18,6 +18,11 @@ from .config import CONFIG_NAMESPACE, ConfigError, StackConfig, load_stack_confi
 COMPONENT_NAME = "mesh"
 
 
+class InvalidStackConfig(pulumi.RunError):
+    """The stack's config is invalid. A RunError ends the program with its message and without
+    a Python traceback; the subclass lets offline tools tell it from other failures."""
+
+
 def _parse(value: Any) -> Any:
     """Pulumi hands objects over as JSON text and scalars as plain text."""
     if isinstance(value, str) and value[:1] in ("{", "["):
@@ -72,8 +77,7 @@ def main() -> None:
     try:
         settings = read_stack_config()
     except ConfigError as error:
-        # A RunError ends the program with its message and without a Python traceback.
-        raise pulumi.RunError(str(error)) from None
+        raise InvalidStackConfig(str(error)) from None
 
     from .mesh_observability import MeshObservability
 

@@ -1,0 +1,189 @@
+"""The `mesh-tracing` command: offline plans of a stack, and diffs between plans.
+
+    mesh-tracing plan STACK                    the desired state of STACK (YAML)
+    mesh-tracing plan STACK --diff OTHER       what changes going from stack OTHER to STACK
+    mesh-tracing plan STACK --against FILE     what changes from a saved plan (the base branch's)
+
+Exit codes: 0 no changes (or a plan written), 2 changes, 3 invalid stack config,
+1 any other failure, 64 wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, Optional, TextIO
+
+import yaml
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CHANGES = 2
+EXIT_INVALID_CONFIG = 3
+EXIT_USAGE = 64
+
+PLAN_FORMATS = ("yaml", "json", "markdown")
+DIFF_FORMATS = ("text", "json", "markdown")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mesh-tracing", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    plan = commands.add_parser(
+        "plan",
+        help="evaluate a stack offline and print its desired state or a diff",
+        description="Evaluate the project's program for a stack with the Pulumi SDK's mock "
+        "runtime (no CLI, cluster or credentials) and print every resource it would register.",
+    )
+    plan.add_argument("stack", help="stack name: stacks/Pulumi.<STACK>.yaml")
+    target = plan.add_mutually_exclusive_group()
+    target.add_argument("--diff", metavar="OTHER", help="compare with stack OTHER (OTHER -> STACK)")
+    target.add_argument(
+        "--against",
+        metavar="FILE",
+        type=Path,
+        help="compare with a plan saved earlier (FILE -> STACK)",
+    )
+    plan.add_argument(
+        "--format",
+        choices=sorted({*PLAN_FORMATS, *DIFF_FORMATS}),
+        help="plan: yaml (default), json, markdown; diff: text (default), json, markdown",
+    )
+    plan.add_argument(
+        "--output", "-o", metavar="FILE", type=Path, help="write there instead of standard output"
+    )
+    plan.add_argument(
+        "--project-dir",
+        metavar="DIR",
+        type=Path,
+        default=Path("."),
+        help="the Pulumi project (default: the current directory)",
+    )
+    plan.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    return parser
+
+
+class _Project:
+    def __init__(self, directory: Path):
+        manifest = directory / "Pulumi.yaml"
+        if not manifest.is_file():
+            raise FileNotFoundError(f"no Pulumi.yaml in {directory.resolve()}")
+        document = yaml.safe_load(manifest.read_text()) or {}
+        self.directory = directory
+        self.name: str = document["name"]
+        self.stacks_dir = directory / document.get("stackConfigDir", ".")
+        self.entry_point = directory / "__main__.py"
+
+    def program(self) -> Callable[[], None]:
+        """The project's own program: its __main__.py, run as Pulumi's language host would."""
+        entry_point = self.entry_point
+        if not entry_point.is_file():
+            from .program import main
+
+            return main
+
+        def run() -> None:
+            sys.path.insert(0, str(entry_point.parent.resolve()))
+            try:
+                runpy.run_path(str(entry_point), run_name="__main__")
+            finally:
+                sys.path.remove(str(entry_point.parent.resolve()))
+
+        return run
+
+
+def _plan(project: _Project, stack: str, say: Callable[[str], None]) -> dict[str, Any]:
+    from .desired_state import evaluate_stack_file
+    from .plan import plan_document
+
+    say(
+        f"evaluating stack '{stack}' ({project.stacks_dir / f'Pulumi.{stack}.yaml'}) "
+        "with the mock runtime"
+    )
+    evaluation = evaluate_stack_file(
+        project.stacks_dir, stack, project.program(), project=project.name, raise_errors=False
+    )
+    if evaluation.error is not None:
+        raise evaluation.error
+    say(f"stack '{stack}': {len(evaluation.resources)} resources")
+    return plan_document(evaluation, project.name)
+
+
+def _is_config_error(error: BaseException) -> bool:
+    from .config import ConfigError
+    from .program import InvalidStackConfig
+
+    return isinstance(error, (ConfigError, InvalidStackConfig))
+
+
+def _write(text: str, output: Optional[Path], stdout: TextIO) -> None:
+    if output is None:
+        stdout.write(text)
+    else:
+        output.write_text(text)
+
+
+def run(
+    argv: Optional[Sequence[str]] = None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr
+) -> int:
+    arguments = _parser().parse_args(argv)
+    diffing = arguments.diff is not None or arguments.against is not None
+    allowed = DIFF_FORMATS if diffing else PLAN_FORMATS
+    output_format = arguments.format or allowed[0]
+    if output_format not in allowed:
+        stderr.write(
+            f"mesh-tracing: error: --format {output_format} is not available for a "
+            f"{'diff' if diffing else 'plan'}; choose one of {', '.join(allowed)}\n"
+        )
+        return EXIT_USAGE
+
+    def say(message: str) -> None:
+        if not arguments.quiet:
+            stderr.write(f"mesh-tracing: {message}\n")
+
+    from . import plan_format
+    from .plan import diff_plans
+
+    try:
+        project = _Project(arguments.project_dir)
+        new = _plan(project, arguments.stack, say)
+        if not diffing:
+            render = {
+                "yaml": plan_format.plan_as_yaml,
+                "json": plan_format.plan_as_json,
+                "markdown": plan_format.plan_as_markdown,
+            }[output_format]
+            _write(render(new), arguments.output, stdout)
+            return EXIT_OK
+        if arguments.diff is not None:
+            old = _plan(project, arguments.diff, say)
+        else:
+            say(f"reading the saved plan {arguments.against}")
+            old = yaml.safe_load(arguments.against.read_text())
+        diff = diff_plans(old, new)
+        render = {
+            "text": plan_format.diff_as_text,
+            "json": plan_format.diff_as_json,
+            "markdown": plan_format.diff_as_markdown,
+        }[output_format]
+        _write(render(diff), arguments.output, stdout)
+        return EXIT_CHANGES if diff.has_changes else EXIT_OK
+    except Exception as error:  # every failure becomes a message and an exit code
+        if _is_config_error(error):
+            stderr.write(f"{error}\n")
+            return EXIT_INVALID_CONFIG
+        stderr.write(f"mesh-tracing: error: {error}\n")
+        return EXIT_FAILURE
+
+
+def main() -> None:
+    sys.exit(run())
