@@ -9,6 +9,7 @@ machines where `pulumi preview` cannot run.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,6 @@ from typing import Any, Optional
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime.rpc import deserialize_properties
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -69,7 +69,13 @@ class _Engine(pulumi.runtime.Mocks):
     """Answers registrations the way a fresh deployment would: state is the inputs, plus the
     few outputs a provider computes that the program reads."""
 
+    def __init__(self) -> None:
+        # The monitor calls new_resource synchronously on its own thread: a thread-local hands
+        # the already-deserialized inputs back to it without decoding them a second time.
+        self.last_inputs = threading.local()
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
+        self.last_inputs.value = args.inputs
         state = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             # A placeholder of the requested length; the real value exists only in real state.
@@ -83,12 +89,13 @@ class _Engine(pulumi.runtime.Mocks):
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, engine: _Engine):
         super().__init__(engine)
+        self.engine = engine
         self.recorded: list[PlannedResource] = []
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            inputs = deserialize_properties(request.object, keep_unknowns=True)
+            inputs = self.engine.last_inputs.value
             self.recorded.append(
                 PlannedResource(
                     urn=response.urn,
