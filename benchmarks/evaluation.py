@@ -22,8 +22,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")
@@ -76,8 +77,11 @@ def cold_start(repeat: int) -> dict[str, Any]:
             "ratio_to_floor": round(seconds / floor, 2),
             "ratio_to_sdk_floor": round(seconds / sdk_floor, 2),
         }
-    return {"floor_seconds": round(floor, 4), "sdk_floor_seconds": round(sdk_floor, 4),
-            "stacks": rows}
+    return {
+        "floor_seconds": round(floor, 4),
+        "sdk_floor_seconds": round(sdk_floor, 4),
+        "stacks": rows,
+    }
 
 
 def scale(repeat: int) -> dict[str, Any]:
@@ -117,8 +121,10 @@ def scale(repeat: int) -> dict[str, Any]:
             "ratio_to_bare_sdk": round(ours / sdk, 2),
         }
     growth = rows[str(OVERRIDE_COUNTS[-1])]["seconds"] / rows[str(OVERRIDE_COUNTS[-2])]["seconds"]
-    sdk_growth = (rows[str(OVERRIDE_COUNTS[-1])]["bare_sdk_seconds"]
-                  / rows[str(OVERRIDE_COUNTS[-2])]["bare_sdk_seconds"])
+    sdk_growth = (
+        rows[str(OVERRIDE_COUNTS[-1])]["bare_sdk_seconds"]
+        / rows[str(OVERRIDE_COUNTS[-2])]["bare_sdk_seconds"]
+    )
     return {
         "overrides": rows,
         "growth_100_to_1000": round(growth, 2),
@@ -134,16 +140,20 @@ def _table(results: dict[str, Any]) -> str:
         f"{cold['sdk_floor_seconds']:.3f} s)",
         "| stack | seconds | x floor | x SDK floor |",
         "| --- | --- | --- | --- |",
-        *[f"| {stack} | {row['seconds']:.3f} | {row['ratio_to_floor']:.2f} | "
-          f"{row['ratio_to_sdk_floor']:.2f} |"
-          for stack, row in cold["stacks"].items()],
+        *[
+            f"| {stack} | {row['seconds']:.3f} | {row['ratio_to_floor']:.2f} | "
+            f"{row['ratio_to_sdk_floor']:.2f} |"
+            for stack, row in cold["stacks"].items()
+        ],
         "",
         "prod with N namespace overrides, warm process",
         "| overrides | seconds | ms per override | bare SDK seconds | x bare SDK |",
         "| --- | --- | --- | --- | --- |",
-        *[f"| {count} | {row['seconds']:.3f} | {row['ms_per_override']:.2f} | "
-          f"{row['bare_sdk_seconds']:.3f} | {row['ratio_to_bare_sdk']:.2f} |"
-          for count, row in grown["overrides"].items()],
+        *[
+            f"| {count} | {row['seconds']:.3f} | {row['ms_per_override']:.2f} | "
+            f"{row['bare_sdk_seconds']:.3f} | {row['ratio_to_bare_sdk']:.2f} |"
+            for count, row in grown["overrides"].items()
+        ],
         "",
         f"growth 100 -> 1000 overrides: x{grown['growth_100_to_1000']} "
         f"(the bare SDK: x{grown['bare_sdk_growth_100_to_1000']})",
@@ -154,8 +164,9 @@ def _table(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--json", type=Path,
-                        default=PROJECT_DIR / "benchmarks" / "results" / "evaluation.json")
+    parser.add_argument(
+        "--json", type=Path, default=PROJECT_DIR / "benchmarks" / "results" / "evaluation.json"
+    )
     arguments = parser.parse_args()
     results = {
         "python": platform.python_version(),

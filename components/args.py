@@ -91,6 +91,10 @@ class JaegerSettings(TypedDict, total=False):
     """Base path of the Jaeger UI and query API (default /jaeger)."""
     external_url: str
     """Browser-facing Jaeger UI URL."""
+    network_policy: bool
+    """NetworkPolicy on the Jaeger pods (default true)."""
+    query_ingress_namespaces: list[str]
+    """Namespaces (an ingress controller's) allowed to reach the Jaeger UI and query API."""
 
 
 class PrometheusSettings(TypedDict, total=False):
@@ -149,6 +153,8 @@ class JaegerArgs(TypedDict, total=False):
     """dev, staging or prod: picks defaults and the production rules."""
     jaeger: JaegerSettings
     """The Jaeger settings, as under `mesh-tracing:jaeger` in stack config."""
+    kiali_namespace: Optional[str]
+    """Namespace of the Kiali allowed to query this Jaeger through its NetworkPolicy."""
 
 
 class IstioTracingArgs(TypedDict, total=False):

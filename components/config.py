@@ -330,6 +330,18 @@ class JaegerConfig(_StrictModel):
         description="Browser-facing Jaeger UI URL, for Kiali's links and the stack output.",
         json_schema_extra=_allowed("an absolute http(s) URL"),
     )
+    network_policy: bool = Field(
+        default=True,
+        description="A NetworkPolicy on the Jaeger pods: OTLP from anywhere in the mesh, queries "
+        "only from Kiali and query_ingress_namespaces.",
+        json_schema_extra=_allowed("true or false"),
+    )
+    query_ingress_namespaces: list[NamespaceName] = Field(
+        default_factory=list,
+        description="Namespaces (an ingress controller's) whose pods may reach the Jaeger UI and "
+        "query API.",
+        json_schema_extra=_allowed("a list of namespace names"),
+    )
 
     @model_validator(mode="after")
     def _storage_is_coherent(self, info: ValidationInfo) -> JaegerConfig:
@@ -457,8 +469,8 @@ class OpenIdConfig(_StrictModel):
         description="Token claim used as the user name.",
         json_schema_extra=_allowed("non-empty text"),
     )
-    scopes: tuple[Text, ...] = Field(
-        default=("openid", "profile", "email"),
+    scopes: list[Text] = Field(
+        default_factory=lambda: ["openid", "profile", "email"],
         description="Scopes requested from the identity provider.",
         json_schema_extra=_allowed("a list of scope names"),
     )
@@ -756,13 +768,21 @@ def _allowed_text(field: Any) -> str:
     return str(extra.get("allowed", "see the configuration reference in the README"))
 
 
+def _key_path(location: Iterable[Any]) -> str:
+    """`jaeger.badger.volume_size`, with list positions as `[0]`."""
+    key = ""
+    for part in location:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
+
+
 def problems_from(
     error: ValidationError, root: type[BaseModel], prefix: str
 ) -> list[ConfigProblem]:
     problems = []
     for item in error.errors(include_url=False):
         location = [part for part in item["loc"] if part != "[key]"]
-        key = ".".join(str(part) for part in location)
+        key = _key_path(location)
         field, _ = _field_at(root, location)
         kind = item["type"]
         if kind == "extra_forbidden":

@@ -73,7 +73,8 @@ class IstioTracing(pulumi.ComponentResource):
 
         control_plane: list[pulumi.Resource] = []
         if istio.install:
-            control_plane = self._install_istio(name, istio, mesh_config, opts)
+            development = args["environment"] == "dev"
+            control_plane = self._install_istio(name, istio, mesh_config, opts, development)
 
         manifests = telemetry_manifests(
             istio.root_namespace, tracing.provider_name, tracing.sampling, tracing.namespaces
@@ -110,6 +111,7 @@ class IstioTracing(pulumi.ComponentResource):
         istio: IstioConfig,
         mesh_config: dict[str, Any],
         opts: Optional[pulumi.ResourceOptions],
+        development: bool,
     ) -> list[pulumi.Resource]:
         base = k8s.helm.v3.Release(
             f"{name}-istio-base",
@@ -129,7 +131,9 @@ class IstioTracing(pulumi.ComponentResource):
             version=ISTIOD_CHART.version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIOD_CHART.repository),
             namespace=istio.root_namespace,
-            values=istiod_values(istio.root_namespace, istio.istiod_replicas, mesh_config),
+            values=istiod_values(
+                istio.root_namespace, istio.istiod_replicas, mesh_config, small=development
+            ),
             timeout=600,
             opts=pulumi.ResourceOptions.merge(
                 child_options(self, opts), pulumi.ResourceOptions(depends_on=[base])

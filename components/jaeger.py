@@ -14,6 +14,7 @@ from .specs.jaeger import (
     CREDENTIAL_USERNAME_KEY,
     jaeger_endpoints,
     jaeger_values,
+    network_policy_spec,
     selector_labels,
 )
 from .validation import reject_unknown_args, secret_input, validated_settings
@@ -76,6 +77,15 @@ class Jaeger(pulumi.ComponentResource):
                 pulumi.ResourceOptions(depends_on=[badger_claim] if badger_claim else []),
             ),
         )
+        if settings.network_policy:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-network-policy",
+                metadata={"name": RELEASE_NAME, "namespace": settings.namespace},
+                spec=network_policy_spec(
+                    RELEASE_NAME, args.get("kiali_namespace"), settings.query_ingress_namespaces
+                ),
+                opts=child,
+            )
         if settings.replicas > 1:
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb",

@@ -59,7 +59,11 @@ class MeshObservability(pulumi.ComponentResource):
 
         jaeger = Jaeger(
             f"{name}-jaeger",
-            JaegerArgs(environment=environment, jaeger=args.get("jaeger", {})),
+            JaegerArgs(
+                environment=environment,
+                jaeger=args.get("jaeger", {}),
+                kiali_namespace=settings.kiali.namespace,
+            ),
             opts=in_namespaces,
         )
         tracing = IstioTracing(
@@ -118,7 +122,8 @@ class MeshObservability(pulumi.ComponentResource):
         wanted = {settings.jaeger.namespace, settings.kiali.namespace}
         if settings.prometheus.install:
             wanted.add(settings.prometheus.namespace)
-        # Deleting a namespace deletes everything in it, the retained trace volumes included.
+        # Deleting a namespace deletes everything in it, the retained trace volumes included: it
+        # outlives the stack, and production refuses to delete it at all.
         return [
             k8s.core.v1.Namespace(
                 f"{name}-namespace-{namespace}",
@@ -126,7 +131,9 @@ class MeshObservability(pulumi.ComponentResource):
                     "name": namespace,
                     "labels": {"app.kubernetes.io/part-of": "mesh-tracing"},
                 },
-                opts=child_options(self, opts, retain_on_delete=True),
+                opts=child_options(
+                    self, opts, retain_on_delete=True, protect=settings.environment == "prod"
+                ),
             )
             for namespace in sorted(wanted)
         ]

@@ -41,8 +41,16 @@ def istio_base_values(root_namespace: str) -> dict[str, Any]:
     return {"global": {"istioNamespace": root_namespace}}
 
 
+# istiod's chart default (500m, 2Gi) suits production meshes; a development cluster does not
+# need to reserve that much.
+ISTIOD_RESOURCES = {
+    "small": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
+    "default": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
+}
+
+
 def istiod_values(
-    root_namespace: str, replicas: int, mesh_config: dict[str, Any]
+    root_namespace: str, replicas: int, mesh_config: dict[str, Any], *, small: bool = False
 ) -> dict[str, Any]:
     """The chart's keys are flat since Istio 1.24 (`replicaCount`, not `pilot.replicaCount`)."""
     return {
@@ -51,5 +59,6 @@ def istiod_values(
         # A fixed replica count: the chart ignores replicaCount while its HPA is on.
         "autoscaleEnabled": False,
         "replicaCount": replicas,
+        "resources": ISTIOD_RESOURCES["small" if small else "default"],
         "meshConfig": {"rootNamespace": root_namespace, **mesh_config},
     }

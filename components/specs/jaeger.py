@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from ..config import JaegerConfig
@@ -156,6 +157,8 @@ def jaeger_values(
             else {"type": "Recreate"}
         ),
         "podLabels": {**NO_SIDECAR_LABELS, CONFIG_HASH_LABEL: config_hash(config)},
+        # Stated, not left to the chart's default: nothing here is meant to leave the cluster.
+        "service": {"type": "ClusterIP"},
         "resources": _RESOURCES[settings.storage],
     }
     if credentials_secret is not None:
@@ -196,4 +199,45 @@ def selector_labels(release: str) -> dict[str, str]:
         "app.kubernetes.io/name": "jaeger",
         "app.kubernetes.io/instance": release,
         "app.kubernetes.io/component": "all-in-one",
+    }
+
+
+def _namespace_selector(namespace: str) -> dict[str, Any]:
+    # Kubernetes labels every namespace with its own name since 1.21.
+    return {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+
+
+def _tcp(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": port} for port in ports]
+
+
+def network_policy_spec(
+    release: str, kiali_namespace: Optional[str], ingress_namespaces: Sequence[str]
+) -> dict[str, Any]:
+    """Who may reach the Jaeger pods.
+
+    OTLP comes from every sidecar in the mesh, so it is open to all namespaces; health (the
+    kubelet's probes) and metrics carry nothing sensitive. Traces are: the query ports admit only
+    Kiali's pods and the listed ingress namespaces.
+    """
+    query_clients = [
+        {"namespaceSelector": _namespace_selector(namespace)} for namespace in ingress_namespaces
+    ]
+    if kiali_namespace is not None:
+        query_clients.insert(
+            0,
+            {
+                "namespaceSelector": _namespace_selector(kiali_namespace),
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "kiali"}},
+            },
+        )
+    ingress: list[dict[str, Any]] = [
+        {"ports": _tcp(OTLP_GRPC_PORT, OTLP_HTTP_PORT, HEALTH_PORT, METRICS_PORT)}
+    ]
+    if query_clients:
+        ingress.append({"from": query_clients, "ports": _tcp(QUERY_HTTP_PORT, QUERY_GRPC_PORT)})
+    return {
+        "podSelector": {"matchLabels": selector_labels(release)},
+        "policyTypes": ["Ingress"],
+        "ingress": ingress,
     }

@@ -59,6 +59,8 @@ def kiali_values(
             "limits": {"memory": "1Gi"},
         },
     }
+    if settings.replicas > 1:
+        deployment["pod_disruption_budget"] = {"spec": {"maxUnavailable": 1}}
     if oidc_secret is not None:
         deployment["secret_name"] = oidc_secret
     return {

@@ -55,6 +55,14 @@ def prometheus_values(settings: PrometheusConfig) -> dict[str, Any]:
             # traffic graph.
             "global": {"scrape_interval": "15s"},
         },
+        "configmapReload": {
+            "prometheus": {
+                "resources": {
+                    "requests": {"cpu": "10m", "memory": "32Mi"},
+                    "limits": {"memory": "64Mi"},
+                }
+            }
+        },
         "scrapeConfigs": {
             "kubernetes-pods": {"enabled": True},
             "prometheus": {"enabled": True},
