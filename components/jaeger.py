@@ -55,7 +55,7 @@ class Jaeger(pulumi.ComponentResource):
         production = args["environment"] == "prod"
 
         credentials_secret = self._credentials_secret(name, settings, args, child)
-        badger_claim = self._badger_claim(name, settings, production, child)
+        badger_claim = self._badger_claim(name, settings, child)
 
         release = k8s.helm.v3.Release(
             f"{name}-release",
@@ -150,7 +150,7 @@ class Jaeger(pulumi.ComponentResource):
 
     @staticmethod
     def _badger_claim(
-        name: str, settings: JaegerConfig, production: bool, child: pulumi.ResourceOptions
+        name: str, settings: JaegerConfig, child: pulumi.ResourceOptions
     ) -> Optional[k8s.core.v1.PersistentVolumeClaim]:
         if settings.storage != "badger":
             return None
@@ -161,12 +161,10 @@ class Jaeger(pulumi.ComponentResource):
         if settings.badger.storage_class is not None:
             spec["storageClassName"] = settings.badger.storage_class
         # The spans outlive the release: a destroyed stack or a renamed resource leaves the claim
-        # in the cluster, and production refuses to delete it at all.
+        # in the cluster. (Production never gets here: it keeps spans in a search cluster.)
         return k8s.core.v1.PersistentVolumeClaim(
             f"{name}-badger",
             metadata={"name": f"{RELEASE_NAME}-badger", "namespace": settings.namespace},
             spec=spec,
-            opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(retain_on_delete=True, protect=production)
-            ),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=True)),
         )
