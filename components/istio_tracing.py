@@ -12,6 +12,7 @@ from .config import (
     check_telemetry_rules,
     sampling_percent_by_namespace,
 )
+from .helm import pinned_release
 from .options import child_options
 from .specs.istio import (
     ISTIO_BASE_CHART,
@@ -113,28 +114,22 @@ class IstioTracing(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions],
         development: bool,
     ) -> list[pulumi.Resource]:
-        base = k8s.helm.v3.Release(
+        base = pinned_release(
             f"{name}-istio-base",
-            name="istio-base",
-            chart=ISTIO_BASE_CHART.chart,
-            version=ISTIO_BASE_CHART.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIO_BASE_CHART.repository),
+            ISTIO_BASE_CHART,
+            release_name="istio-base",
             namespace=istio.root_namespace,
-            create_namespace=True,
             values=istio_base_values(istio.root_namespace),
             opts=child_options(self, opts),
         )
-        istiod = k8s.helm.v3.Release(
+        istiod = pinned_release(
             f"{name}-istiod",
-            name="istiod",
-            chart=ISTIOD_CHART.chart,
-            version=ISTIOD_CHART.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIOD_CHART.repository),
+            ISTIOD_CHART,
+            release_name="istiod",
             namespace=istio.root_namespace,
             values=istiod_values(
                 istio.root_namespace, istio.istiod_replicas, mesh_config, small=development
             ),
-            timeout=600,
             opts=pulumi.ResourceOptions.merge(
                 child_options(self, opts), pulumi.ResourceOptions(depends_on=[base])
             ),

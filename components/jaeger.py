@@ -7,6 +7,7 @@ import pulumi_kubernetes as k8s
 
 from .args import JaegerArgs
 from .config import JaegerConfig
+from .helm import pinned_release
 from .options import child_options
 from .specs.charts import JAEGER_CHART
 from .specs.jaeger import (
@@ -57,21 +58,17 @@ class Jaeger(pulumi.ComponentResource):
         credentials_secret = self._credentials_secret(name, settings, args, child)
         badger_claim = self._badger_claim(name, settings, child)
 
-        release = k8s.helm.v3.Release(
+        release = pinned_release(
             f"{name}-release",
-            name=RELEASE_NAME,
-            chart=JAEGER_CHART.chart,
-            version=JAEGER_CHART.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=JAEGER_CHART.repository),
+            JAEGER_CHART,
+            release_name=RELEASE_NAME,
             namespace=settings.namespace,
-            create_namespace=True,
             values=jaeger_values(
                 settings,
                 badger_claim=badger_claim.metadata.name if badger_claim else None,
                 credentials_secret=credentials_secret,
             ),
             atomic=production,
-            timeout=600,
             opts=pulumi.ResourceOptions.merge(
                 child,
                 pulumi.ResourceOptions(depends_on=[badger_claim] if badger_claim else []),

@@ -8,6 +8,7 @@ import pulumi_random as random
 
 from .args import KialiArgs
 from .config import KialiConfig
+from .helm import pinned_release
 from .options import child_options
 from .specs.charts import KIALI_CHART
 from .specs.common import service_host
@@ -75,14 +76,11 @@ class Kiali(pulumi.ComponentResource):
                 )
             )
 
-        release = k8s.helm.v3.Release(
+        release = pinned_release(
             f"{name}-release",
-            name=RELEASE_NAME,
-            chart=KIALI_CHART.chart,
-            version=KIALI_CHART.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KIALI_CHART.repository),
+            KIALI_CHART,
+            release_name=RELEASE_NAME,
             namespace=settings.namespace,
-            create_namespace=True,
             values=kiali_values(
                 settings,
                 jaeger_internal_url=args["jaeger_query_url"],
@@ -91,7 +89,6 @@ class Kiali(pulumi.ComponentResource):
                 signing_key_secret=signing_secret_name,
                 oidc_secret=oidc_secret_name,
             ),
-            timeout=600,
             opts=pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(depends_on=dependencies)
             ),

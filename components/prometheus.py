@@ -3,10 +3,10 @@
 from typing import Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from .args import PrometheusArgs
 from .config import PrometheusConfig
+from .helm import pinned_release
 from .options import child_options
 from .specs.charts import PROMETHEUS_CHART
 from .specs.prometheus import prometheus_server_url, prometheus_values
@@ -36,16 +36,12 @@ class Prometheus(pulumi.ComponentResource):
         )
         super().__init__("mesh-tracing:index:Prometheus", name, {}, opts)
         if settings.install:
-            release = k8s.helm.v3.Release(
+            release = pinned_release(
                 f"{name}-release",
-                name=RELEASE_NAME,
-                chart=PROMETHEUS_CHART.chart,
-                version=PROMETHEUS_CHART.version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PROMETHEUS_CHART.repository),
+                PROMETHEUS_CHART,
+                release_name=RELEASE_NAME,
                 namespace=settings.namespace,
-                create_namespace=True,
                 values=prometheus_values(settings),
-                timeout=600,
                 opts=child_options(self, opts),
             )
             self.url = pulumi.Output.all(release.name, release.namespace).apply(
