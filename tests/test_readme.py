@@ -55,3 +55,25 @@ def test_quick_start_has_the_two_commands_ci_uses() -> None:
 def test_header_propagation_section_names_every_header(header: str) -> None:
     section = README.split("## Apps must forward the trace headers", 1)[1].split("\n## ", 1)[0]
     assert header in section
+
+
+def test_bring_up_command_explains_a_missing_pulumi_cli(tmp_path) -> None:
+    import os
+    import subprocess
+
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "PULUMI_CONFIG_PASSPHRASE": "x"}
+    result = subprocess.run(
+        [str(PROJECT_DIR / "scripts" / "up"), "dev"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 3
+    assert "the Pulumi CLI is not installed" in result.stderr
+
+
+def test_bring_up_command_lists_the_stacks_on_a_wrong_name() -> None:
+    import subprocess
+
+    result = subprocess.run(
+        [str(PROJECT_DIR / "scripts" / "up"), "qa"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "stacks: dev prod staging" in result.stderr
