@@ -685,10 +685,6 @@ class StackConfig(_StrictModel):
             raise rule
         return self
 
-    @property
-    def is_production(self) -> bool:
-        return self.environment == "prod"
-
     def sampling_percent_by_namespace(self) -> dict[str, float]:
         """Effective sampling set by this stack: the root namespace carries the mesh-wide value."""
         return sampling_percent_by_namespace(self.tracing, self.istio)
@@ -744,7 +740,7 @@ def _field_at(model: type[BaseModel], path: Iterable[Any]) -> tuple[Optional[Any
         ):
             owner = current
             field = current.model_fields[part]
-            current = _model_in(field.annotation)
+            current = nested_model(field.annotation)
         elif field is not None and isinstance(part, str):
             # A dict key (namespace name): the value's rule is the dict field's rule.
             continue
@@ -753,11 +749,12 @@ def _field_at(model: type[BaseModel], path: Iterable[Any]) -> tuple[Optional[Any
     return field, owner
 
 
-def _model_in(annotation: Any) -> Any:
+def nested_model(annotation: Any) -> Any:
+    """The config model inside a field's annotation (`Optional[BadgerConfig]`), if any."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for argument in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(argument)
+        found = nested_model(argument)
         if found is not None:
             return found
     return None
@@ -787,7 +784,9 @@ def problems_from(
         kind = item["type"]
         if kind == "extra_forbidden":
             parent_field, _ = _field_at(root, location[:-1])
-            parent = _model_in(parent_field.annotation) if location[:-1] and parent_field else root
+            parent = (
+                nested_model(parent_field.annotation) if location[:-1] and parent_field else root
+            )
             known = ", ".join(parent.model_fields)
             problems.append(
                 ConfigProblem(

@@ -61,9 +61,6 @@ class StackEvaluation:
             raise KeyError(f"{len(matches)} resources named {name!r}")
         return matches[0]
 
-    def by_urn(self, urn: str) -> PlannedResource:
-        return next(resource for resource in self.resources if resource.urn == urn)
-
 
 class _Engine(pulumi.runtime.Mocks):
     """Answers registrations the way a fresh deployment would: state is the inputs, plus the

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mesh_tracing.config import ConfigError, StackConfig, _model_in, load_stack_config
+from mesh_tracing.config import ConfigError, StackConfig, nested_model, load_stack_config
 from mesh_tracing.desired_state import evaluate
 
 NS = "mesh-tracing:"
@@ -106,7 +106,7 @@ def _kind(path: str, typed: Any) -> str:
 def _leaves(model: type, prefix: str = "") -> list[tuple[str, Any]]:
     found = []
     for name, field in model.model_fields.items():
-        nested = _model_in(field.annotation)
+        nested = nested_model(field.annotation)
         path = prefix + name
         if nested is not None and name != "namespaces":
             found.extend(_leaves(nested, path + "."))
@@ -119,7 +119,7 @@ def _leaves(model: type, prefix: str = "") -> list[tuple[str, Any]]:
 def _objects(model: type, prefix: str = "") -> list[str]:
     paths = [prefix.rstrip(".")] if prefix else [""]
     for name, field in model.model_fields.items():
-        nested = _model_in(field.annotation)
+        nested = nested_model(field.annotation)
         if nested is not None and name != "namespaces":
             paths.extend(_objects(nested, prefix + name + "."))
     return paths

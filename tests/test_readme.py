@@ -7,7 +7,7 @@ import re
 import pytest
 
 from conftest import PROJECT_DIR
-from mesh_tracing.config import StackConfig, _model_in
+from mesh_tracing.config import StackConfig, nested_model
 
 README = (PROJECT_DIR / "README.md").read_text()
 
@@ -15,7 +15,7 @@ README = (PROJECT_DIR / "README.md").read_text()
 def _leaf_keys(model: type, prefix: str = "") -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
-        nested = _model_in(field.annotation)
+        nested = nested_model(field.annotation)
         if nested is not None and name != "namespaces":
             keys.extend(_leaf_keys(nested, f"{prefix}{name}."))
         else:
