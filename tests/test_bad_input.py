@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mesh_tracing.config import ConfigError, StackConfig, nested_model, load_stack_config
+from mesh_tracing.config import ConfigError, StackConfig, load_stack_config, nested_model
 from mesh_tracing.desired_state import evaluate
 
 NS = "mesh-tracing:"
