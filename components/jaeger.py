@@ -55,8 +55,10 @@ class Jaeger(pulumi.ComponentResource):
         child = child_options(self, opts)
         production = args["environment"] == "prod"
 
-        credentials_secret = self._credentials_secret(name, settings, args, child)
+        credentials_secret, created_secret = self._credentials_secret(name, settings, args, child)
         badger_claim = self._badger_claim(name, settings, child)
+        # The pods mount the claim and read the Secret at start: both exist before the release.
+        prerequisites = [resource for resource in (badger_claim, created_secret) if resource]
 
         release = pinned_release(
             f"{name}-release",
@@ -71,7 +73,7 @@ class Jaeger(pulumi.ComponentResource):
             atomic=production,
             opts=pulumi.ResourceOptions.merge(
                 child,
-                pulumi.ResourceOptions(depends_on=[badger_claim] if badger_claim else []),
+                pulumi.ResourceOptions(depends_on=prerequisites),
             ),
         )
         if settings.network_policy:
@@ -123,27 +125,26 @@ class Jaeger(pulumi.ComponentResource):
     @staticmethod
     def _credentials_secret(
         name: str, settings: JaegerConfig, args: JaegerArgs, child: pulumi.ResourceOptions
-    ) -> Optional[str]:
-        """The Secret Jaeger reads storage credentials from, created when they came from Pulumi."""
+    ) -> tuple[Optional[str], Optional[k8s.core.v1.Secret]]:
+        """The name of the Secret Jaeger reads storage credentials from, and that Secret when
+        this component creates it (credentials given as Pulumi secrets)."""
         store = settings.search_store
         if store is None or not store.has_credentials:
-            return None
+            return None, None
         if store.existing_secret is not None:
-            return store.existing_secret
+            return store.existing_secret, None
         given: Any = args["jaeger"][settings.storage]  # type: ignore[literal-required]
+        secret_name = f"{RELEASE_NAME}-storage-credentials"
         secret = k8s.core.v1.Secret(
             f"{name}-storage-credentials",
-            metadata={
-                "name": f"{RELEASE_NAME}-storage-credentials",
-                "namespace": settings.namespace,
-            },
+            metadata={"name": secret_name, "namespace": settings.namespace},
             string_data={
                 CREDENTIAL_USERNAME_KEY: store.username,
                 CREDENTIAL_PASSWORD_KEY: secret_input(given["password"]),
             },
             opts=child,
         )
-        return f"{RELEASE_NAME}-storage-credentials" if secret else None
+        return secret_name, secret
 
     @staticmethod
     def _badger_claim(

@@ -159,3 +159,8 @@ def test_credentials_travel_only_as_secrets(stack: str) -> None:
     for chart in ("jaeger", "kiali-server"):
         values = json.dumps(helm_release(evaluation, chart)["values"])
         assert "[secret]" not in values, f"{chart} values must reference Secrets, not hold them"
+    secret_urns = {r.urn for r in evaluation.of_type("kubernetes:core/v1:Secret")}
+    for release in ("mesh-jaeger-release", "mesh-kiali-release"):
+        assert secret_urns & set(evaluation.named(release).dependencies), (
+            f"{release} starts only after the Secrets it reads exist"
+        )
