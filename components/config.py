@@ -643,14 +643,7 @@ def check_telemetry_rules(
 ) -> None:
     """Raise ConfigError for every broken rule of `telemetry_rule_violations`."""
     problems = [
-        ConfigProblem(
-            key=error.context["error_key"],
-            value="(not set)"
-            if error.context["error_value"] is None
-            else _show(error.context["error_value"]),
-            reason=error.message(),
-            allowed=error.context["error_allowed"],
-        )
+        _cross_field_problem("", error.context or {}, error.message())
         for error in telemetry_rule_violations(tracing, istio)
     ]
     if problems:
@@ -773,6 +766,17 @@ def _key_path(location: Iterable[Any]) -> str:
     return key
 
 
+def _cross_field_problem(key_prefix: str, context: Mapping[str, Any], reason: str) -> ConfigProblem:
+    """The problem a cross-field rule (`_fail` with `key=`) points at one key."""
+    given = context["error_value"]
+    return ConfigProblem(
+        key=key_prefix + context["error_key"],
+        value="(not set)" if given is None else _show(given),
+        reason=reason,
+        allowed=context["error_allowed"],
+    )
+
+
 def problems_from(
     error: ValidationError, root: type[BaseModel], prefix: str
 ) -> list[ConfigProblem]:
@@ -800,11 +804,8 @@ def problems_from(
         context = item.get("ctx") or {}
         reason = "required" if kind == "missing" else item["msg"]
         if "error_key" in context:
-            key = prefix + ".".join(part for part in (key, context["error_key"]) if part)
-            given = context["error_value"]
-            value = "(not set)" if given is None else _show(given)
             problems.append(
-                ConfigProblem(key=key, value=value, reason=reason, allowed=context["error_allowed"])
+                _cross_field_problem(prefix + (f"{key}." if key else ""), context, reason)
             )
             continue
         value = "(not set)" if kind == "missing" else _show(item["input"])
@@ -889,6 +890,19 @@ def load_stack_config(
     return validate_configuration(stack, raw, prefix=prefix)
 
 
+def _require_environment(environment: Any, owner: str, *, key: str, kind: str) -> str:
+    """The environment, or ConfigError when it is missing or not one of ours."""
+    if environment in ENVIRONMENTS:
+        return environment
+    problem = ConfigProblem(
+        key=key,
+        value="(not set)" if environment is None else _show(environment),
+        reason="required" if environment is None else "unknown environment",
+        allowed="dev, staging or prod",
+    )
+    raise ConfigError(owner, [problem], kind=kind)
+
+
 def validate_configuration(
     owner: str, raw: Mapping[str, Any], *, prefix: str = "", kind: str = "stack"
 ) -> StackConfig:
@@ -897,14 +911,9 @@ def validate_configuration(
     `owner` is the stack (`kind` "stack") or the component (`kind` "component") named in the
     error.
     """
-    environment = raw.get("environment")
-    if environment not in ENVIRONMENTS:
-        value = "(not set)" if environment is None else _show(environment)
-        reason = "required" if environment is None else "unknown environment"
-        problem = ConfigProblem(
-            key=prefix + "environment", value=value, reason=reason, allowed="dev, staging or prod"
-        )
-        raise ConfigError(owner, [problem], kind=kind)
+    environment = _require_environment(
+        raw.get("environment"), owner, key=prefix + "environment", kind=kind
+    )
     data = _wrap_secrets(_merge_defaults(environment, raw))
     try:
         return StackConfig.model_validate(data, context={"environment": environment})
@@ -924,14 +933,7 @@ def validate_section(
 
     `owner` names the component in the error.
     """
-    if environment not in ENVIRONMENTS:
-        problem = ConfigProblem(
-            key="environment",
-            value=_show(environment),
-            reason="unknown environment",
-            allowed="dev, staging or prod",
-        )
-        raise ConfigError(owner, [problem], kind="component")
+    environment = _require_environment(environment, owner, key="environment", kind="component")
     section = section_name(model)
     defaults = ENVIRONMENT_DEFAULTS[environment].get(section, {})
     data = {**defaults, **{key: value for key, value in values.items() if value is not None}}

@@ -74,7 +74,8 @@ def validated_settings(
     output among them is refused by key. Only credentials may be outputs.
     """
     section = section_name(model)
-    unresolved = list(_outputs_in(dict(values or {}), section))
+    given = dict(values or {})
+    unresolved = list(_outputs_in(given, section))
     if unresolved:
         raise ConfigError(
             component,
@@ -89,9 +90,7 @@ def validated_settings(
             ],
             kind="component",
         )
-    return validate_section(
-        model, environment, with_pending_secrets(dict(values or {})), owner=component
-    )
+    return validate_section(model, environment, with_pending_secrets(given), owner=component)
 
 
 def secret_input(value: Any) -> pulumi.Output[str]:
