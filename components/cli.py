@@ -19,14 +19,14 @@ from typing import Any, NoReturn, Optional, TextIO
 
 import yaml
 
+from .plan import diff_plans
+from .plan_format import DIFF_RENDERERS, PLAN_RENDERERS
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CHANGES = 2
 EXIT_INVALID_CONFIG = 3
 EXIT_USAGE = 64
-
-PLAN_FORMATS = ("yaml", "json", "markdown")
-DIFF_FORMATS = ("text", "json", "markdown")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.add_argument(
         "--format",
-        choices=sorted({*PLAN_FORMATS, *DIFF_FORMATS}),
+        choices=sorted({*PLAN_RENDERERS, *DIFF_RENDERERS}),
         help="plan: yaml (default), json, markdown; diff: text (default), json, markdown",
     )
     plan.add_argument(
@@ -137,7 +137,8 @@ def run(
 ) -> int:
     arguments = _parser().parse_args(argv)
     diffing = arguments.diff is not None or arguments.against is not None
-    allowed = DIFF_FORMATS if diffing else PLAN_FORMATS
+    renderers = DIFF_RENDERERS if diffing else PLAN_RENDERERS
+    allowed = list(renderers)
     output_format = arguments.format or allowed[0]
     if output_format not in allowed:
         stderr.write(
@@ -150,19 +151,11 @@ def run(
         if not arguments.quiet:
             stderr.write(f"mesh-tracing: {message}\n")
 
-    from . import plan_format
-    from .plan import diff_plans
-
     try:
         project = _Project(arguments.project_dir)
         new = _plan(project, arguments.stack, say)
         if not diffing:
-            render = {
-                "yaml": plan_format.plan_as_yaml,
-                "json": plan_format.plan_as_json,
-                "markdown": plan_format.plan_as_markdown,
-            }[output_format]
-            _write(render(new), arguments.output, stdout)
+            _write(renderers[output_format](new), arguments.output, stdout)
             return EXIT_OK
         if arguments.diff is not None:
             old = _plan(project, arguments.diff, say)
@@ -170,12 +163,7 @@ def run(
             say(f"reading the saved plan {arguments.against}")
             old = yaml.safe_load(arguments.against.read_text())
         diff = diff_plans(old, new)
-        render = {
-            "text": plan_format.diff_as_text,
-            "json": plan_format.diff_as_json,
-            "markdown": plan_format.diff_as_markdown,
-        }[output_format]
-        _write(render(diff), arguments.output, stdout)
+        _write(renderers[output_format](diff), arguments.output, stdout)
         return EXIT_CHANGES if diff.has_changes else EXIT_OK
     except Exception as error:  # every failure becomes a message and an exit code
         if _is_config_error(error):

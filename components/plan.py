@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .desired_state import PlannedResource, StackEvaluation
+if TYPE_CHECKING:  # the plan is plain data: no Pulumi import needed to read or diff one
+    from .desired_state import PlannedResource, StackEvaluation
 
 PLAN_FORMAT_VERSION = 1
 

@@ -127,3 +127,8 @@ def diff_as_json(diff: PlanDiff) -> str:
         "outputs": changes(diff.outputs),
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# The first entry of each is the default format.
+PLAN_RENDERERS = {"yaml": plan_as_yaml, "json": plan_as_json, "markdown": plan_as_markdown}
+DIFF_RENDERERS = {"text": diff_as_text, "json": diff_as_json, "markdown": diff_as_markdown}
