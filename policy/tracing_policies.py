@@ -125,23 +125,27 @@ def telemetry_violations(
     return problems
 
 
-def _mesh_sampling(mesh: Any) -> Any:
-    return _get(mesh, "defaultConfig", "tracing", "sampling")
+def declared_mesh_config(resource_type: str, props: Mapping[str, Any]) -> Optional[tuple[str, Any]]:
+    """(field path prefix, mesh config) where a resource declares Istio's mesh config: istiod's
+    chart values, an IstioOperator or the `istio` ConfigMap (YAML in `data.mesh`)."""
+    if resource_type in HELM_TYPES and chart_name(props.get("chart")) == "istiod":
+        return "values.meshConfig.", _get(props, "values", "meshConfig")
+    if resource_type == ISTIO_OPERATOR_TYPE:
+        return "spec.meshConfig.", _get(props, "spec", "meshConfig")
+    if resource_type == CONFIG_MAP_TYPE and isinstance(_get(props, "data", "mesh"), str):
+        try:
+            return "data.mesh: ", yaml.safe_load(props["data"]["mesh"])
+        except yaml.YAMLError:
+            return None
+    return None
 
 
 def _legacy_sampling_paths(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """(field path, value) of every legacy sampling setting visible in the resource's inputs."""
     found: list[tuple[str, Any]] = []
     if resource_type in HELM_TYPES and chart_name(props.get("chart")) == "istiod":
-        values = props.get("values") or {}
         for path in (("traceSampling",), ("pilot", "traceSampling")):
-            found.append(("values." + ".".join(path), _get(values, *path)))
-        found.append(
-            (
-                "values.meshConfig.defaultConfig.tracing.sampling",
-                _mesh_sampling(values.get("meshConfig")),
-            )
-        )
+            found.append(("values." + ".".join(path), _get(props.get("values"), *path)))
     elif resource_type == ISTIO_OPERATOR_TYPE:
         found.append(
             (
@@ -149,18 +153,15 @@ def _legacy_sampling_paths(resource_type: str, props: Mapping[str, Any]) -> list
                 _get(props, "spec", "values", "pilot", "traceSampling"),
             )
         )
+    declared = declared_mesh_config(resource_type, props)
+    if declared is not None:
+        prefix, mesh = declared
         found.append(
             (
-                "spec.meshConfig.defaultConfig.tracing.sampling",
-                _mesh_sampling(_get(props, "spec", "meshConfig")),
+                f"{prefix}defaultConfig.tracing.sampling",
+                _get(mesh, "defaultConfig", "tracing", "sampling"),
             )
         )
-    elif resource_type == CONFIG_MAP_TYPE and isinstance(_get(props, "data", "mesh"), str):
-        try:
-            mesh = yaml.safe_load(props["data"]["mesh"])
-        except yaml.YAMLError:
-            mesh = None
-        found.append(("data.mesh: defaultConfig.tracing.sampling", _mesh_sampling(mesh)))
     return [(path, value) for path, value in found if value is not None]
 
 
@@ -239,20 +240,14 @@ class StackResource:
 
 
 def _mesh_configs(resource: StackResource) -> Iterable[Any]:
-    """Mesh configs a resource declares: istiod's chart values, an IstioOperator, the `istio`
-    ConfigMap, or the mesh config our IstioTracing component says the mesh must carry."""
-    props = resource.props
-    if resource.resource_type in HELM_TYPES and chart_name(props.get("chart")) == "istiod":
-        yield _get(props, "values", "meshConfig")
-    elif resource.resource_type == ISTIO_OPERATOR_TYPE:
-        yield _get(props, "spec", "meshConfig")
-    elif resource.resource_type == CONFIG_MAP_TYPE and isinstance(_get(props, "data", "mesh"), str):
-        try:
-            yield yaml.safe_load(props["data"]["mesh"])
-        except yaml.YAMLError:
-            return
-    elif resource.resource_type == MESH_TRACING_ISTIO_TYPE:
-        yield props.get("mesh_config")
+    """Mesh configs a resource declares, the mesh config our IstioTracing component says the
+    mesh must carry included."""
+    if resource.resource_type == MESH_TRACING_ISTIO_TYPE:
+        yield resource.props.get("mesh_config")
+        return
+    declared = declared_mesh_config(resource.resource_type, resource.props)
+    if declared is not None:
+        yield declared[1]
 
 
 def missing_provider_violations(resources: Sequence[StackResource]) -> list[tuple[str, str]]:
