@@ -80,6 +80,9 @@ class IstioTracing(pulumi.ComponentResource):
         manifests = telemetry_manifests(
             istio.root_namespace, tracing.provider_name, tracing.sampling, tracing.namespaces
         )
+        telemetry_options = pulumi.ResourceOptions.merge(
+            child_options(self, opts), pulumi.ResourceOptions(depends_on=control_plane)
+        )
         for namespace, manifest in manifests.items():
             # Named by namespace, so adding or removing one override never renames another.
             k8s.apiextensions.CustomResource(
@@ -88,9 +91,7 @@ class IstioTracing(pulumi.ComponentResource):
                 kind=TELEMETRY_KIND,
                 metadata={"name": manifest["name"], "namespace": manifest["namespace"]},
                 spec=manifest["spec"],
-                opts=pulumi.ResourceOptions.merge(
-                    child_options(self, opts), pulumi.ResourceOptions(depends_on=control_plane)
-                ),
+                opts=telemetry_options,
             )
 
         self.provider_name = pulumi.Output.from_input(tracing.provider_name)

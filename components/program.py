@@ -13,7 +13,13 @@ from pulumi.runtime.config import (
     is_config_secret,
 )
 
-from .config import CONFIG_NAMESPACE, ConfigError, StackConfig, load_stack_config
+from .config import (
+    CONFIG_NAMESPACE,
+    SECRET_PATHS,
+    ConfigError,
+    StackConfig,
+    load_stack_config,
+)
 
 COMPONENT_NAME = "mesh"
 
@@ -59,17 +65,12 @@ def read_stack_config() -> StackConfig:
 def _component_args(settings: StackConfig) -> dict[str, Any]:
     """The validated config as component args; credentials travel as Pulumi secrets."""
     args = settings.model_dump(exclude_none=True)
-    for section, store in (
-        ("jaeger", "elasticsearch"),
-        ("jaeger", "opensearch"),
-        ("kiali", "openid"),
-    ):
-        values = args[section].get(store)
-        if values is None:
-            continue
-        for key in ("password", "client_secret"):
-            if key in values:
-                values[key] = pulumi.Output.secret(values[key].get_secret_value())
+    for *parents, key in SECRET_PATHS:
+        values = args
+        for part in parents:
+            values = values.get(part) or {}
+        if key in values:
+            values[key] = pulumi.Output.secret(values[key].get_secret_value())
     return args
 
 
