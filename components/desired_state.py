@@ -140,14 +140,6 @@ def read_stack_file(stacks_dir: Path, stack: str) -> dict[str, Any]:
     return dict(document.get("config") or {})
 
 
-def _has_encrypted(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return ("secure" in value and len(value) == 1) or any(map(_has_encrypted, value.values()))
-    if isinstance(value, list):
-        return any(map(_has_encrypted, value))
-    return False
-
-
 def evaluate(
     stack: str,
     config: Mapping[str, Any],
@@ -164,7 +156,7 @@ def evaluate(
     from the program, configuration errors among them, propagate unchanged; with
     `raise_errors=False` they are returned in `error`, beside whatever was registered before.
     """
-    encrypted = [key for key, value in config.items() if _has_encrypted(value)]
+    encrypted = [key for key, value in config.items() if _without_encrypted(value)[1]]
     if encrypted:
         raise ValueError(
             f"stack '{stack}': {', '.join(encrypted)} hold encrypted values, which only the "

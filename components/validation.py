@@ -7,10 +7,10 @@ from typing import Any, Optional, TypeVar
 
 import pulumi
 
-from .config import ConfigError, ConfigProblem, section_name, validate_section
+from .config import SECRET_PATHS, ConfigError, ConfigProblem, section_name, validate_section
 
 SettingsModel = TypeVar("SettingsModel")
-_SECRET_FIELDS = frozenset({"password", "client_secret"})
+_SECRET_FIELDS = frozenset(path[-1] for path in SECRET_PATHS)
 _PENDING_SECRET = "(pulumi output)"
 
 
