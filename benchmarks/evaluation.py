@@ -31,7 +31,7 @@ STACKS = ("dev", "staging", "prod")
 OVERRIDE_COUNTS = (10, 100, 1000)
 
 _FLOOR = """
-from mesh_tracing.desired_state import evaluate
+from mesh_tracing.plan.evaluate import evaluate
 evaluate("floor", {}, program=lambda: None)
 """
 # The same empty program, after importing the provider SDK modules the stacks' resources live in:
@@ -40,12 +40,12 @@ evaluate("floor", {}, program=lambda: None)
 _SDK_FLOOR = """
 import pulumi_kubernetes.apiextensions, pulumi_kubernetes.core.v1, pulumi_kubernetes.helm.v3
 import pulumi_kubernetes.networking.v1, pulumi_kubernetes.policy.v1, pulumi_random
-from mesh_tracing.desired_state import evaluate
+from mesh_tracing.plan.evaluate import evaluate
 evaluate("floor", {}, program=lambda: None)
 """
 _STACK = """
 from pathlib import Path
-from mesh_tracing.desired_state import evaluate_stack_file
+from mesh_tracing.plan.evaluate import evaluate_stack_file
 evaluate_stack_file(Path({stacks!r}), {stack!r})
 """
 
@@ -87,7 +87,7 @@ def cold_start(repeat: int) -> dict[str, Any]:
 def scale(repeat: int) -> dict[str, Any]:
     import pulumi_kubernetes as k8s
 
-    from mesh_tracing.desired_state import evaluate, offline_stack_config
+    from mesh_tracing.plan.evaluate import evaluate, offline_stack_config
 
     config, secret_keys = offline_stack_config(PROJECT_DIR / "stacks", "prod")
 

@@ -6,13 +6,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .args import IstioTracingArgs
-from .config import (
-    IstioConfig,
-    TracingConfig,
-    check_telemetry_rules,
-    sampling_percent_by_namespace,
-)
+from .config import IstioConfig, IstioTracingComponentConfig, sampling_percent_by_namespace
 from .helm import pinned_release
+from .inputs import parse_args, wired
 from .options import child_options
 from .specs.istio import (
     ISTIO_BASE_CHART,
@@ -22,7 +18,6 @@ from .specs.istio import (
     tracing_mesh_config,
 )
 from .specs.telemetry import TELEMETRY_API_VERSION, TELEMETRY_KIND, telemetry_manifests
-from .validation import reject_unknown_args, validated_settings
 
 
 class IstioTracing(pulumi.ComponentResource):
@@ -46,17 +41,30 @@ class IstioTracing(pulumi.ComponentResource):
         args: IstioTracingArgs,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        reject_unknown_args(args, IstioTracingArgs, component=name)
-        tracing: TracingConfig = validated_settings(
-            TracingConfig, args.get("environment"), args.get("tracing"), component=name
-        )
-        istio: IstioConfig = validated_settings(
-            IstioConfig, args.get("environment"), args.get("istio"), component=name
-        )
+        self._create(name, parse_args(name, IstioTracingComponentConfig, args), opts)
+
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        config: IstioTracingComponentConfig,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> "IstioTracing":
+        """Istio tracing from configuration a parent component has already validated."""
+        component = cls.__new__(cls)
+        component._create(name, config, opts)
+        return component
+
+    def _create(
+        self,
+        name: str,
+        config: IstioTracingComponentConfig,
+        opts: Optional[pulumi.ResourceOptions],
+    ) -> None:
+        tracing, istio = config.tracing, config.istio
         mesh_config = tracing_mesh_config(
-            tracing.provider_name, args["otlp_service_host"], args["otlp_port"]
+            tracing.provider_name, wired(config.otlp_service_host), wired(config.otlp_port)
         )
-        check_telemetry_rules(tracing, istio, owner=name)
         sampling = sampling_percent_by_namespace(tracing, istio)
         # The mesh config is registered as the component's own input: when Istio is managed
         # elsewhere, it is the only place a policy engine can see which provider the Telemetry
@@ -74,7 +82,7 @@ class IstioTracing(pulumi.ComponentResource):
 
         control_plane: list[pulumi.Resource] = []
         if istio.install:
-            development = args["environment"] == "dev"
+            development = config.environment == "dev"
             control_plane = self._install_istio(name, istio, mesh_config, opts, development)
 
         manifests = telemetry_manifests(

@@ -6,8 +6,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .args import JaegerArgs
-from .config import JaegerConfig
+from .config import JaegerComponentConfig, JaegerConfig
 from .helm import pinned_release
+from .inputs import parse_args, secret_output
 from .options import child_options
 from .specs.charts import JAEGER_CHART
 from .specs.jaeger import (
@@ -18,7 +19,6 @@ from .specs.jaeger import (
     network_policy_spec,
     selector_labels,
 )
-from .validation import reject_unknown_args, secret_input, validated_settings
 
 RELEASE_NAME = "jaeger"
 
@@ -47,15 +47,29 @@ class Jaeger(pulumi.ComponentResource):
         args: JaegerArgs,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        reject_unknown_args(args, JaegerArgs, component=name)
-        settings: JaegerConfig = validated_settings(
-            JaegerConfig, args.get("environment"), args.get("jaeger"), component=name
-        )
-        super().__init__("mesh-tracing:index:Jaeger", name, {}, opts)
-        child = child_options(self, opts)
-        production = args["environment"] == "prod"
+        self._create(name, parse_args(name, JaegerComponentConfig, args), opts)
 
-        credentials_secret, created_secret = self._credentials_secret(name, settings, args, child)
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        config: JaegerComponentConfig,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> "Jaeger":
+        """A Jaeger from configuration a parent component has already validated."""
+        component = cls.__new__(cls)
+        component._create(name, config, opts)
+        return component
+
+    def _create(
+        self, name: str, config: JaegerComponentConfig, opts: Optional[pulumi.ResourceOptions]
+    ) -> None:
+        super().__init__("mesh-tracing:index:Jaeger", name, {}, opts)
+        settings = config.jaeger
+        child = child_options(self, opts)
+        production = config.environment == "prod"
+
+        credentials_secret, created_secret = self._credentials_secret(name, settings, child)
         badger_claim = self._badger_claim(name, settings, child)
         # The pods mount the claim and read the Secret at start: both exist before the release.
         prerequisites = [resource for resource in (badger_claim, created_secret) if resource]
@@ -81,7 +95,7 @@ class Jaeger(pulumi.ComponentResource):
                 f"{name}-network-policy",
                 metadata={"name": RELEASE_NAME, "namespace": settings.namespace},
                 spec=network_policy_spec(
-                    RELEASE_NAME, args.get("kiali_namespace"), settings.query_ingress_namespaces
+                    RELEASE_NAME, config.kiali_namespace, settings.query_ingress_namespaces
                 ),
                 opts=child,
             )
@@ -124,7 +138,7 @@ class Jaeger(pulumi.ComponentResource):
 
     @staticmethod
     def _credentials_secret(
-        name: str, settings: JaegerConfig, args: JaegerArgs, child: pulumi.ResourceOptions
+        name: str, settings: JaegerConfig, child: pulumi.ResourceOptions
     ) -> tuple[Optional[str], Optional[k8s.core.v1.Secret]]:
         """The name of the Secret Jaeger reads storage credentials from, and that Secret when
         this component creates it (credentials given as Pulumi secrets)."""
@@ -133,14 +147,13 @@ class Jaeger(pulumi.ComponentResource):
             return None, None
         if store.existing_secret is not None:
             return store.existing_secret, None
-        given: Any = args["jaeger"][settings.storage]  # type: ignore[literal-required]
         secret_name = f"{RELEASE_NAME}-storage-credentials"
         secret = k8s.core.v1.Secret(
             f"{name}-storage-credentials",
             metadata={"name": secret_name, "namespace": settings.namespace},
             string_data={
                 CREDENTIAL_USERNAME_KEY: store.username,
-                CREDENTIAL_PASSWORD_KEY: secret_input(given["password"]),
+                CREDENTIAL_PASSWORD_KEY: secret_output(store.password),
             },
             opts=child,
         )

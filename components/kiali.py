@@ -7,8 +7,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from .args import KialiArgs
-from .config import KialiConfig
+from .config import KialiComponentConfig
 from .helm import pinned_release
+from .inputs import parse_args, secret_output, wired
 from .options import child_options
 from .specs.charts import KIALI_CHART
 from .specs.common import service_host
@@ -18,7 +19,6 @@ from .specs.kiali import (
     SIGNING_KEY_SECRET_KEY,
     kiali_values,
 )
-from .validation import reject_unknown_args, secret_input, validated_settings
 
 RELEASE_NAME = "kiali"
 KIALI_PORT = 20001
@@ -42,11 +42,27 @@ class Kiali(pulumi.ComponentResource):
         args: KialiArgs,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        reject_unknown_args(args, KialiArgs, component=name)
-        settings: KialiConfig = validated_settings(
-            KialiConfig, args.get("environment"), args.get("kiali"), component=name
-        )
+        self._create(name, parse_args(name, KialiComponentConfig, args), opts)
+
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        config: KialiComponentConfig,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> "Kiali":
+        """A Kiali from configuration a parent component has already validated."""
+        component = cls.__new__(cls)
+        component._create(name, config, opts)
+        return component
+
+    def _create(
+        self, name: str, config: KialiComponentConfig, opts: Optional[pulumi.ResourceOptions]
+    ) -> None:
         super().__init__("mesh-tracing:index:Kiali", name, {}, opts)
+        settings = config.kiali
+        jaeger_query_url = wired(config.jaeger_query_url)
+        prometheus_url = wired(config.prometheus_url)
         child = child_options(self, opts)
 
         # Generated once and kept in state: a key made by the chart would change on every render,
@@ -69,9 +85,7 @@ class Kiali(pulumi.ComponentResource):
                 k8s.core.v1.Secret(
                     f"{name}-oidc",
                     metadata={"name": oidc_secret_name, "namespace": settings.namespace},
-                    string_data={
-                        OIDC_SECRET_KEY: secret_input(args["kiali"]["openid"]["client_secret"])
-                    },
+                    string_data={OIDC_SECRET_KEY: secret_output(settings.openid.client_secret)},
                     opts=child,
                 )
             )
@@ -83,9 +97,9 @@ class Kiali(pulumi.ComponentResource):
             namespace=settings.namespace,
             values=kiali_values(
                 settings,
-                jaeger_internal_url=args["jaeger_query_url"],
-                jaeger_external_url=args.get("jaeger_external_url"),
-                prometheus_url=args["prometheus_url"],
+                jaeger_internal_url=jaeger_query_url,
+                jaeger_external_url=config.jaeger_external_url,
+                prometheus_url=prometheus_url,
                 signing_key_secret=signing_secret_name,
                 oidc_secret=oidc_secret_name,
             ),
@@ -102,8 +116,8 @@ class Kiali(pulumi.ComponentResource):
         self.url = (
             pulumi.Output.from_input(settings.external_url) if settings.external_url else in_cluster
         )
-        self.jaeger_query_url = pulumi.Output.from_input(args["jaeger_query_url"])
-        self.prometheus_url = pulumi.Output.from_input(args["prometheus_url"])
+        self.jaeger_query_url = pulumi.Output.from_input(jaeger_query_url)
+        self.prometheus_url = pulumi.Output.from_input(prometheus_url)
         self.register_outputs(
             {
                 "url": self.url,

@@ -5,20 +5,21 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .args import (
-    IstioTracingArgs,
-    JaegerArgs,
-    KialiArgs,
-    MeshObservabilityArgs,
-    PrometheusArgs,
+from .args import MeshObservabilityArgs
+from .config import (
+    Deferred,
+    IstioTracingComponentConfig,
+    JaegerComponentConfig,
+    KialiComponentConfig,
+    PrometheusComponentConfig,
+    StackConfig,
 )
-from .config import StackConfig, validate_configuration
+from .inputs import parse_args
 from .istio_tracing import IstioTracing
 from .jaeger import Jaeger
 from .kiali import Kiali
 from .options import child_options
 from .prometheus import Prometheus
-from .validation import reject_unknown_args, with_pending_secrets
 
 
 class MeshObservability(pulumi.ComponentResource):
@@ -47,8 +48,25 @@ class MeshObservability(pulumi.ComponentResource):
         args: MeshObservabilityArgs,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        reject_unknown_args(args, MeshObservabilityArgs, component=name)
-        settings = _validated(name, args)
+        # The whole configuration is validated at once, so that cross-section rules (a namespace
+        # override of the root namespace, say) hold for components used together as well.
+        self._create(name, parse_args(name, StackConfig, args), opts)
+
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        config: StackConfig,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> "MeshObservability":
+        """The mesh's tracing from a stack's configuration, already validated."""
+        component = cls.__new__(cls)
+        component._create(name, config, opts)
+        return component
+
+    def _create(
+        self, name: str, settings: StackConfig, opts: Optional[pulumi.ResourceOptions]
+    ) -> None:
         super().__init__("mesh-tracing:index:MeshObservability", name, {}, opts)
         environment = settings.environment
 
@@ -57,42 +75,45 @@ class MeshObservability(pulumi.ComponentResource):
             child_options(self, opts), pulumi.ResourceOptions(depends_on=namespaces)
         )
 
-        jaeger = Jaeger(
+        # The children get slices of the validated model, built without validating again.
+        jaeger = Jaeger.from_config(
             f"{name}-jaeger",
-            JaegerArgs(
+            JaegerComponentConfig.model_construct(
                 environment=environment,
-                jaeger=args.get("jaeger", {}),
+                jaeger=settings.jaeger,
                 kiali_namespace=settings.kiali.namespace,
             ),
             opts=in_namespaces,
         )
-        tracing = IstioTracing(
+        tracing = IstioTracing.from_config(
             f"{name}-istio",
-            IstioTracingArgs(
+            IstioTracingComponentConfig.model_construct(
                 environment=environment,
-                tracing=args["tracing"],
-                istio=args.get("istio", {}),
-                otlp_service_host=jaeger.otlp_grpc_host,
-                otlp_port=jaeger.otlp_grpc_port,
+                tracing=settings.tracing,
+                istio=settings.istio,
+                otlp_service_host=Deferred(jaeger.otlp_grpc_host),
+                otlp_port=Deferred(jaeger.otlp_grpc_port),
             ),
             opts=child_options(self, opts),
         )
-        prometheus = Prometheus(
+        prometheus = Prometheus.from_config(
             f"{name}-prometheus",
-            PrometheusArgs(environment=environment, prometheus=args.get("prometheus", {})),
+            PrometheusComponentConfig.model_construct(
+                environment=environment, prometheus=settings.prometheus
+            ),
             opts=in_namespaces,
         )
         jaeger_query_url = (
             jaeger.query_grpc_url if settings.kiali.use_grpc else jaeger.query_http_url
         )
-        kiali = Kiali(
+        kiali = Kiali.from_config(
             f"{name}-kiali",
-            KialiArgs(
+            KialiComponentConfig.model_construct(
                 environment=environment,
-                kiali=args.get("kiali", {}),
-                jaeger_query_url=jaeger_query_url,
+                kiali=settings.kiali,
+                jaeger_query_url=Deferred(jaeger_query_url),
                 jaeger_external_url=settings.jaeger.external_url,
-                prometheus_url=prometheus.url,
+                prometheus_url=Deferred(prometheus.url),
             ),
             opts=in_namespaces,
         )
@@ -137,9 +158,3 @@ class MeshObservability(pulumi.ComponentResource):
             )
             for namespace in sorted(wanted)
         ]
-
-
-def _validated(name: str, args: MeshObservabilityArgs) -> StackConfig:
-    """The whole configuration validated at once, so that cross-section rules (a namespace
-    override of the root namespace, say) hold for components used together as well."""
-    return validate_configuration(name, with_pending_secrets(dict(args)), kind="component")

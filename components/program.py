@@ -13,13 +13,7 @@ from pulumi.runtime.config import (
     is_config_secret,
 )
 
-from .config import (
-    CONFIG_NAMESPACE,
-    SECRET_PATHS,
-    ConfigError,
-    StackConfig,
-    load_stack_config,
-)
+from .config import CONFIG_NAMESPACE, ConfigError, StackConfig, parse_stack_config
 
 COMPONENT_NAME = "mesh"
 
@@ -59,19 +53,7 @@ def stack_config_values() -> tuple[dict[str, Any], list[str]]:
 def read_stack_config() -> StackConfig:
     """The validated config of the running stack; raises ConfigError before anything exists."""
     raw, secret_keys = stack_config_values()
-    return load_stack_config(pulumi.get_stack(), raw, secret_keys)
-
-
-def _component_args(settings: StackConfig) -> dict[str, Any]:
-    """The validated config as component args; credentials travel as Pulumi secrets."""
-    args = settings.model_dump(exclude_none=True)
-    for *parents, key in SECRET_PATHS:
-        values = args
-        for part in parents:
-            values = values.get(part) or {}
-        if key in values:
-            values[key] = pulumi.Output.secret(values[key].get_secret_value())
-    return args
+    return parse_stack_config(pulumi.get_stack(), raw, secret_keys)
 
 
 def main() -> None:
@@ -82,7 +64,7 @@ def main() -> None:
 
     from .mesh_observability import MeshObservability
 
-    mesh = MeshObservability(COMPONENT_NAME, _component_args(settings))  # type: ignore[arg-type]
+    mesh = MeshObservability.from_config(COMPONENT_NAME, settings)
     pulumi.export("environment", settings.environment)
     pulumi.export("kiali_url", mesh.kiali_url)
     pulumi.export("jaeger_ui_url", mesh.jaeger_ui_url)

@@ -5,12 +5,12 @@ from typing import Optional
 import pulumi
 
 from .args import PrometheusArgs
-from .config import PrometheusConfig
+from .config import PrometheusComponentConfig
 from .helm import pinned_release
+from .inputs import parse_args
 from .options import child_options
 from .specs.charts import PROMETHEUS_CHART
 from .specs.prometheus import prometheus_server_url, prometheus_values
-from .validation import reject_unknown_args, validated_settings
 
 RELEASE_NAME = "prometheus"
 
@@ -30,11 +30,25 @@ class Prometheus(pulumi.ComponentResource):
         args: PrometheusArgs,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        reject_unknown_args(args, PrometheusArgs, component=name)
-        settings: PrometheusConfig = validated_settings(
-            PrometheusConfig, args.get("environment"), args.get("prometheus"), component=name
-        )
+        self._create(name, parse_args(name, PrometheusComponentConfig, args), opts)
+
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        config: PrometheusComponentConfig,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> "Prometheus":
+        """A Prometheus from configuration a parent component has already validated."""
+        component = cls.__new__(cls)
+        component._create(name, config, opts)
+        return component
+
+    def _create(
+        self, name: str, config: PrometheusComponentConfig, opts: Optional[pulumi.ResourceOptions]
+    ) -> None:
         super().__init__("mesh-tracing:index:Prometheus", name, {}, opts)
+        settings = config.prometheus
         if settings.install:
             release = pinned_release(
                 f"{name}-release",

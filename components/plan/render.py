@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .plan import ABSENT, PlanDiff, ResourceChange, resource_key
+from .document import ABSENT, PlanDiff, ResourceChange, resource_key
 
 
 def _plain(value: Any) -> Any:

@@ -13,10 +13,10 @@ from pathlib import Path
 import yaml
 from pulumi.provider.experimental.component import ComponentProvider
 
-from conftest import PROJECT_DIR
 from mesh_tracing import MeshObservability
-from mesh_tracing.component_package import COMPONENTS, PACKAGE_NAME
-from mesh_tracing.desired_state import evaluate, read_stack_file
+from mesh_tracing.plan.evaluate import evaluate, read_stack_file
+from mesh_tracing.provider import COMPONENTS, PACKAGE_NAME
+from support import PROJECT_DIR
 
 PYTHON_CONSUMER = PROJECT_DIR / "examples" / "python-consumer"
 YAML_CONSUMER = PROJECT_DIR / "examples" / "yaml-consumer"
@@ -94,7 +94,7 @@ def test_python_consumer_runs_from_a_fresh_install_of_the_package(tmp_path: Path
     )
     script = (
         "import json, runpy, mesh_tracing\n"
-        "from mesh_tracing.desired_state import evaluate, read_stack_file\n"
+        "from mesh_tracing.plan.evaluate import evaluate, read_stack_file\n"
         "from pathlib import Path\n"
         f"consumer = Path({str(PYTHON_CONSUMER)!r})\n"
         "result = evaluate('dev', read_stack_file(consumer, 'dev'), project='shop-tracing',\n"

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from conftest import NS, STACKS, evaluated, helm_release, stack_config
-from mesh_tracing.desired_state import evaluate
-from mesh_tracing.plan import diff_plans, plan_document
+from mesh_tracing.plan.document import diff_plans, plan_document
+from mesh_tracing.plan.evaluate import evaluate
+from support import NS, STACKS, evaluated, helm_release, stack_config
 
 TELEMETRY = "kubernetes:telemetry.istio.io/v1:Telemetry"
 WORKLOAD_CHARTS = ("jaeger", "kiali-server", "prometheus", "istiod")
@@ -100,7 +100,9 @@ def test_jaeger_is_cluster_internal_and_fenced(stack: str) -> None:
     assert {port["port"] for port in open_rule["ports"]} == {4317, 4318, 13133, 8888}
     assert {port["port"] for port in query_rule["ports"]} == {16686, 16685}
     kiali_namespace = helm_release(evaluation, "kiali-server")["namespace"]
-    (kiali,) = query_rule["from"]
+    kiali, *ingress = query_rule["from"]
+    # A stack that advertises an external URL names who serves it; the others admit only Kiali.
+    assert bool(ingress) == ("external_url" in stack_config(stack)[f"{NS}jaeger"])
     assert kiali["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": kiali_namespace
     }

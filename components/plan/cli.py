@@ -19,8 +19,8 @@ from typing import Any, NoReturn, Optional, TextIO
 
 import yaml
 
-from .plan import diff_plans
-from .plan_format import DIFF_RENDERERS, PLAN_RENDERERS
+from .document import diff_plans
+from .render import DIFF_RENDERERS, PLAN_RENDERERS
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -87,7 +87,7 @@ class _Project:
         """The project's own program: its __main__.py, run as Pulumi's language host would."""
         entry_point = self.entry_point
         if not entry_point.is_file():
-            from .program import main
+            from ..program import main
 
             return main
 
@@ -102,8 +102,8 @@ class _Project:
 
 
 def _plan(project: _Project, stack: str, say: Callable[[str], None]) -> dict[str, Any]:
-    from .desired_state import evaluate_stack_file
-    from .plan import plan_document
+    from .document import plan_document
+    from .evaluate import evaluate_stack_file
 
     say(
         f"evaluating stack '{stack}' ({project.stacks_dir / f'Pulumi.{stack}.yaml'}) "
@@ -119,8 +119,8 @@ def _plan(project: _Project, stack: str, say: Callable[[str], None]) -> dict[str
 
 
 def _is_config_error(error: BaseException) -> bool:
-    from .config import ConfigError
-    from .program import InvalidStackConfig
+    from ..config import ConfigError
+    from ..program import InvalidStackConfig
 
     return isinstance(error, (ConfigError, InvalidStackConfig))
 

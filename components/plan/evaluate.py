@@ -9,19 +9,15 @@ machines where `pulumi preview` cannot run.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import pulumi
 import yaml
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
-from .config import CONFIG_NAMESPACE
+from ..config import CONFIG_NAMESPACE
+from .sdk import run_with_mocks, wire_secret
 
 PROJECT_NAME = "mesh-tracing"
 SECRET_MASK = "[secret]"
@@ -62,59 +58,12 @@ class StackEvaluation:
         return matches[0]
 
 
-class _Engine(pulumi.runtime.Mocks):
-    """Answers registrations the way a fresh deployment would: state is the inputs, plus the
-    few outputs a provider computes that the program reads."""
-
-    def __init__(self) -> None:
-        # The monitor calls new_resource synchronously on its own thread: a thread-local hands
-        # the already-deserialized inputs back to it without decoding them a second time.
-        self.last_inputs = threading.local()
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
-        self.last_inputs.value = args.inputs
-        state = dict(args.inputs)
-        if args.typ == "random:index/randomPassword:RandomPassword":
-            # A placeholder of the requested length; the real value exists only in real state.
-            state["result"] = pulumi.Output.secret("x" * int(args.inputs.get("length", 16)))
-        return (f"{args.name}-id" if args.custom else None), state
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list]]:
-        return {}, None
-
-
-class _RecordingMonitor(pulumi_mocks.MockMonitor):
-    def __init__(self, engine: _Engine):
-        super().__init__(engine)
-        self.engine = engine
-        self.recorded: list[PlannedResource] = []
-
-    def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            inputs = self.engine.last_inputs.value
-            self.recorded.append(
-                PlannedResource(
-                    urn=response.urn,
-                    type=request.type,
-                    name=request.name,
-                    parent=request.parent or None,
-                    custom=bool(request.custom),
-                    inputs=_masked(inputs),
-                    protect=bool(request.protect),
-                    retain_on_delete=bool(request.retainOnDelete),
-                    dependencies=tuple(sorted(request.dependencies)),
-                    provider=request.provider or None,
-                )
-            )
-        return response
-
-
 def _masked(value: Any, secret: bool = False) -> Any:
     """Inputs as plain data: every value inside a secret replaced by a mask (its keys stay, so a
     reviewer sees which entries a Secret has), integral floats back to ints."""
-    if pulumi.runtime.rpc.is_rpc_secret(value):
-        return _masked(pulumi.runtime.rpc.unwrap_rpc_secret(value), secret=True)
+    is_secret, inner = wire_secret(value)
+    if is_secret:
+        return _masked(inner, secret=True)
     if isinstance(value, Mapping):
         return {key: _masked(item, secret) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -163,28 +112,36 @@ def evaluate(
             "Pulumi CLI can decrypt; pass them in clear with their keys in secret_keys"
         )
     if program is None:
-        from .program import main as program
+        from ..program import main as program
 
-    pulumi.runtime.reset_options()
-    pulumi.runtime.set_all_config(
-        {key: _config_value(value) for key, value in config.items()}, list(secret_keys)
+    run = run_with_mocks(
+        program,
+        project=project,
+        stack=stack,
+        config={key: _config_value(value) for key, value in config.items()},
+        secret_keys=secret_keys,
     )
-    engine = _Engine()
-    monitor = _RecordingMonitor(engine)
-    pulumi.runtime.set_mocks(engine, project=project, stack=stack, preview=True, monitor=monitor)
-    root = pulumi.runtime.get_root_resource()
-    try:
-        _sync_await(run_pulumi_func(program))
-    except Exception as error:
+    resources = [
+        PlannedResource(
+            urn=registration.urn,
+            type=registration.type,
+            name=registration.name,
+            parent=registration.parent,
+            custom=registration.custom,
+            inputs=_masked(registration.inputs),
+            protect=registration.protect,
+            retain_on_delete=registration.retain_on_delete,
+            dependencies=registration.dependencies,
+            provider=registration.provider,
+        )
+        for registration in run.registrations
+    ]
+    if run.error is not None:
         if raise_errors:
-            raise
-        return StackEvaluation(stack=stack, resources=list(monitor.recorded), error=error)
-    outputs = {}
-    for key, value in (root.outputs if root is not None else {}).items():
-        output = pulumi.Output.from_input(value)
-        resolved = _sync_await(output.future())
-        outputs[key] = _masked(resolved, secret=_sync_await(output.is_secret()))
-    return StackEvaluation(stack=stack, resources=list(monitor.recorded), outputs=outputs)
+            raise run.error
+        return StackEvaluation(stack=stack, resources=resources, error=run.error)
+    outputs = {key: _masked(value, secret=secret) for key, (value, secret) in run.outputs.items()}
+    return StackEvaluation(stack=stack, resources=resources, outputs=outputs)
 
 
 def _without_encrypted(value: Any) -> tuple[Any, bool]:

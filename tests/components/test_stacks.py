@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import NS, PROJECT_DIR, evaluated, helm_release, stack_config, telemetries
-from mesh_tracing.desired_state import SECRET_MASK, StackEvaluation, evaluate
+from mesh_tracing.plan.evaluate import SECRET_MASK, StackEvaluation, evaluate
 from mesh_tracing.specs.charts import JAEGER_CHART, KIALI_CHART, PROMETHEUS_CHART
+from support import NS, PROJECT_DIR, evaluated, helm_release, stack_config, telemetries
 
 # Ports of the jaeger chart's Service (read in the chart's templates, checked by rendering it).
 OTLP_GRPC_PORT = 4317

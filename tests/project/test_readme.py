@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from conftest import PROJECT_DIR
 from mesh_tracing.config import StackConfig, nested_model
+from support import PROJECT_DIR
 
 README = (PROJECT_DIR / "README.md").read_text()
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the plan is plain data: no Pulumi import needed to read or diff one
-    from .desired_state import PlannedResource, StackEvaluation
+    from .evaluate import PlannedResource, StackEvaluation
 
 PLAN_FORMAT_VERSION = 1
 

@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from mesh_tracing import ConfigError, IstioTracing, Jaeger, Kiali, MeshObservability, Prometheus
-from mesh_tracing.desired_state import SECRET_MASK, evaluate
+from mesh_tracing.plan.evaluate import SECRET_MASK, evaluate
 
 
 def _run(program) -> object:
@@ -160,7 +160,7 @@ def test_unknown_arguments_are_refused_by_name() -> None:
 
     result = _run(program)
     assert isinstance(result.error, ConfigError)
-    assert "storage = 'memory': unknown argument" in str(result.error)
+    assert "storage = 'memory': unknown key" in str(result.error)
     assert "one of: environment, jaeger" in str(result.error)
     assert result.resources == []
 
@@ -204,6 +204,6 @@ def test_istio_tracing_checks_rules_across_its_sections() -> None:
     result = _run(program)
     assert isinstance(result.error, ConfigError)
     message = str(result.error)
-    assert "tracing.sampling = 3.0: not used" in message
+    assert "tracing.sampling = 3: not used" in message
     assert "tracing.namespaces = {}" in message
     assert result.resources == []

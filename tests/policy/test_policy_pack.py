@@ -7,9 +7,9 @@ import copy
 
 import pytest
 
-from analyzer_client import running_pack
-from conftest import NS, evaluated
-from mesh_tracing.desired_state import StackEvaluation
+from mesh_tracing.plan.evaluate import StackEvaluation
+from support import NS, evaluated
+from support.analyzer import running_pack
 
 TELEMETRY = "kubernetes:telemetry.istio.io/v1:Telemetry"
 MANDATORY = 1

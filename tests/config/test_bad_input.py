@@ -5,14 +5,15 @@ from __future__ import annotations
 import copy
 import math
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mesh_tracing.config import ConfigError, StackConfig, load_stack_config, nested_model
-from mesh_tracing.desired_state import evaluate
+from mesh_tracing.config.fields import Allowed
+from mesh_tracing.plan.evaluate import evaluate
 
 NS = "mesh-tracing:"
 SECRET_SECTIONS = (f"{NS}jaeger", f"{NS}kiali")
@@ -65,41 +66,52 @@ BAD_VALUES: dict[str, list[Any]] = {
 }
 
 
+_KIND_BY_NOUN = {
+    "sampling percentage": "float",
+    "namespace name": "name",
+    "object name": "object-name",
+    "URL": "url",
+    "quantity": "quantity",
+    "path": "path",
+    "text": "text",
+    "secret": "secret",
+}
+
+
+def _allowed_marker(annotation: Any, metadata: list[Any]) -> Allowed | None:
+    for item in metadata:
+        if isinstance(item, Allowed):
+            return item
+    if get_origin(annotation) is Annotated:
+        inner, *extras = get_args(annotation)
+        return _allowed_marker(inner, extras)
+    for argument in get_args(annotation):
+        found = _allowed_marker(argument, [])
+        if found is not None:
+            return found
+    return None
+
+
 def _kind(path: str, typed: Any) -> str:
     annotation, metadata = typed
-    described = repr(annotation) + repr(metadata)
     leaf = path.rsplit(".", 1)[-1]
     if path == "tracing.namespaces":
         return "namespace-map"
-    if get_origin(annotation) is Literal:
-        return "choice"
     optional = get_origin(annotation) in (Union, UnionType)
     base = next(a for a in get_args(annotation) if a is not type(None)) if optional else annotation
-    name = getattr(base, "__name__", "") + described
-    if "SecretStr" in name:
-        return "secret"
+    if get_origin(base) is Literal:
+        return "choice"
     if base is bool:
         return "bool"
     if base is int:
         return "int"
-    if base is float or "_check_sampling" in described:
-        return "float"
     if get_origin(base) is list:
         return "names" if leaf == "query_ingress_namespaces" else "texts"
-    for marker, kind in (
-        ("_check_url_path", "path"),
-        ("_check_url", "url"),
-        ("_check_quantity", "quantity"),
-        ("_check_go_duration", "duration"),
-        ("_check_prometheus_duration", "prometheus-duration"),
-        ("_check_dns_subdomain", "object-name"),
-        ("_check_dns_label", "name"),
-        ("_check_text", "text"),
-    ):
-        if marker in described:
-            return kind
-    if get_origin(annotation) is Literal or get_origin(base) is Literal:
-        return "choice"
+    marker = _allowed_marker(annotation, list(metadata))
+    if marker is not None and marker.noun == "duration":
+        return "prometheus-duration" if "Prometheus" in marker.text else "duration"
+    if marker is not None and marker.noun in _KIND_BY_NOUN:
+        return _KIND_BY_NOUN[marker.noun]
     raise AssertionError(f"no bad values for {path}: {annotation!r}")
 
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import PROJECT_DIR
+from support import PROJECT_DIR
 
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
 README = (PROJECT_DIR / "README.md").read_text()

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PROJECT_DIR, STACKS
-from mesh_tracing.cli import EXIT_CHANGES, EXIT_INVALID_CONFIG, EXIT_OK, EXIT_USAGE, run
+from mesh_tracing.plan.cli import EXIT_CHANGES, EXIT_INVALID_CONFIG, EXIT_OK, EXIT_USAGE, run
+from support import PROJECT_DIR, STACKS
 
 TELEMETRY = "kubernetes:telemetry.istio.io/v1:Telemetry"
 
@@ -61,7 +61,7 @@ def test_plan_is_stable_across_processes() -> None:
             [
                 sys.executable,
                 "-c",
-                "from mesh_tracing.cli import main; main()",
+                "from mesh_tracing.plan.cli import main; main()",
                 "plan",
                 "prod",
                 "--format",

@@ -11,9 +11,9 @@ import grpc
 import pytest
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from conftest import PROJECT_DIR
 from mesh_tracing import args as component_args
-from mesh_tracing.component_package import COMPONENTS, PACKAGE_NAME, package_schema
+from mesh_tracing.provider import COMPONENTS, PACKAGE_NAME, package_schema
+from support import PROJECT_DIR
 
 ARGS_TYPES = {
     "MeshObservability": component_args.MeshObservabilityArgs,

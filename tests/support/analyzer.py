@@ -16,7 +16,7 @@ import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"
+POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
 STARTUP_SECONDS = 60
 
 

@@ -1,0 +1,150 @@
+"""The whole configuration of a stack, what each component is given, and the rules between
+sections.
+
+A component's configuration is the part of the stack's it needs, under the same keys, so a
+mistake reads the same whichever way it comes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Optional
+
+from pydantic import Field
+
+from .defaults import Environment
+from .fields import (
+    SAMPLING_ALLOWED,
+    HttpUrl,
+    NamespaceName,
+    StrictModel,
+    WiredPort,
+    WiredText,
+    allowed,
+)
+from .rules import RuleInput, Violation, rule
+from .sections import IstioConfig, JaegerConfig, KialiConfig, PrometheusConfig, TracingConfig
+
+_ENVIRONMENT = Field(
+    description="Which environment this stack is.",
+    json_schema_extra=allowed("dev, staging or prod"),
+)
+
+
+class StackConfig(StrictModel):
+    """The whole `mesh-tracing:` configuration of one stack, and the args of MeshObservability."""
+
+    environment: Environment = _ENVIRONMENT
+    tracing: TracingConfig = Field(description="Sampling; `tracing: {sampling: X}` is complete.")
+    istio: IstioConfig
+    jaeger: JaegerConfig
+    prometheus: PrometheusConfig
+    kiali: KialiConfig
+
+    def sampling_percent_by_namespace(self) -> dict[str, float]:
+        return sampling_percent_by_namespace(self.tracing, self.istio)
+
+
+class JaegerComponentConfig(StrictModel):
+    """What the Jaeger component is given."""
+
+    environment: Environment = _ENVIRONMENT
+    jaeger: JaegerConfig
+    kiali_namespace: Optional[NamespaceName] = Field(
+        default=None,
+        description="Namespace of the Kiali allowed to query this Jaeger through its "
+        "NetworkPolicy.",
+    )
+
+
+class IstioTracingComponentConfig(StrictModel):
+    """What the IstioTracing component is given."""
+
+    environment: Environment = _ENVIRONMENT
+    tracing: TracingConfig
+    istio: IstioConfig
+    otlp_service_host: WiredText = Field(
+        description="Cluster DNS name of the OTLP gRPC service traces are sent to."
+    )
+    otlp_port: WiredPort = Field(description="Port of the OTLP gRPC service.")
+
+
+class PrometheusComponentConfig(StrictModel):
+    """What the Prometheus component is given."""
+
+    environment: Environment = _ENVIRONMENT
+    prometheus: PrometheusConfig
+
+
+class KialiComponentConfig(StrictModel):
+    """What the Kiali component is given."""
+
+    environment: Environment = _ENVIRONMENT
+    kiali: KialiConfig
+    jaeger_query_url: WiredText = Field(
+        description="Jaeger's query URL: gRPC (port 16685) when kiali.use_grpc, else HTTP with "
+        "the base path."
+    )
+    jaeger_external_url: Optional[HttpUrl] = Field(
+        default=None, description="Browser-facing Jaeger UI URL, for Kiali's trace links."
+    )
+    prometheus_url: WiredText = Field(description="URL of the Prometheus Kiali reads.")
+
+
+def sampling_percent_by_namespace(tracing: TracingConfig, istio: IstioConfig) -> dict[str, float]:
+    """The sampling each namespace's own Telemetry sets: the root namespace carries the
+    mesh-wide value."""
+    mesh_wide = {} if tracing.sampling is None else {istio.root_namespace: tracing.sampling}
+    return {**mesh_wide, **tracing.namespaces}
+
+
+# The stack and IstioTracing used alone share these rules, so a mistake reads the same in both.
+_TELEMETRY_MODELS = (StackConfig, IstioTracingComponentConfig)
+
+
+@rule(*_TELEMETRY_MODELS, reads=("tracing.sampling", "istio.own_mesh_default"))
+def _mesh_default_ownership(given: RuleInput) -> Iterator[Violation]:
+    sampling, owns = given.get("tracing.sampling"), given.get("istio.own_mesh_default")
+    if owns and sampling is None:
+        yield Violation(
+            "tracing.sampling",
+            None,
+            "required: this stack owns the mesh-wide Telemetry",
+            SAMPLING_ALLOWED,
+        )
+    if not owns and sampling is not None:
+        yield Violation(
+            "tracing.sampling",
+            sampling,
+            "not used: istio.own_mesh_default is false, so another stack owns the mesh-wide "
+            "sampling",
+            "unset when istio.own_mesh_default is false",
+        )
+
+
+@rule(*_TELEMETRY_MODELS, reads=("tracing.namespaces", "istio.own_mesh_default"))
+def _overrides_only_needs_overrides(given: RuleInput) -> Iterator[Violation]:
+    if not given.get("istio.own_mesh_default") and not given.get("tracing.namespaces"):
+        yield Violation(
+            "tracing.namespaces",
+            {},
+            "with istio.own_mesh_default false, the per-namespace overrides are all this stack "
+            "manages",
+            "at least one namespace",
+        )
+
+
+@rule(
+    StackConfig, IstioTracingComponentConfig, reads=("tracing.namespaces", "istio.root_namespace")
+)
+def _root_namespace_is_mesh_wide(given: RuleInput) -> Iterator[Violation]:
+    # Two selector-less Telemetry resources in one namespace leave Istio to pick one; the root
+    # namespace holds the mesh-wide one.
+    root, namespaces = given.get("istio.root_namespace"), given.get("tracing.namespaces") or {}
+    if root in namespaces:
+        yield Violation(
+            f"tracing.namespaces.{root}",
+            namespaces[root],
+            f"{root} is the Istio root namespace; its sampling is tracing.sampling",
+            "namespaces other than the Istio root namespace",
+        )
