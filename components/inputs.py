@@ -26,7 +26,7 @@ def _deferred(value: Any) -> Any:
 
 def parse_args(component: str, model: type[Model], args: Any) -> Model:
     """A component's args, validated once into `model` (ConfigError names the component)."""
-    return parse_component_args(component, model, _deferred(args))
+    return parse_component_args(component, model, _deferred(args), stack=pulumi.get_stack())
 
 
 def wired(value: Any) -> pulumi.Input[Any]:

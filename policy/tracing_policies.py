@@ -7,7 +7,6 @@ deliberately does not import mesh_tracing: it has to judge stacks that do not us
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,8 +14,13 @@ from typing import Any, Optional
 
 import yaml
 
-DEFAULT_SAMPLING_CAP_PERCENT = 5.0
-DEFAULT_PRODUCTION_STACK_PATTERNS = ("prod", "prod-*", "production*")
+from mesh_tracing_production import (
+    DEFAULT_PRODUCTION_STACK_PATTERNS,
+    PRODUCTION_SAMPLING_CAP_PERCENT,
+)
+from mesh_tracing_production import is_production as _is_production
+
+DEFAULT_SAMPLING_CAP_PERCENT = PRODUCTION_SAMPLING_CAP_PERCENT
 ENVIRONMENT_CONFIG_KEY = "mesh-tracing:environment"
 
 TELEMETRY_TYPES = (
@@ -49,13 +53,8 @@ class PolicySettings:
 
 
 def is_production(stack: str, environment: Optional[str], settings: PolicySettings) -> bool:
-    """Production by the stack's own declaration or by its name: renaming the environment key
-    must not slip a production stack past the pack."""
-    if environment == "prod":
-        return True
-    return any(
-        fnmatch.fnmatchcase(stack, pattern) for pattern in settings.production_stack_patterns
-    )
+    """Production by the stack's own declaration or by its name, as the config models judge it."""
+    return _is_production(stack, environment, settings.production_stack_patterns)
 
 
 def describe(resource_type: str, name: str) -> str:

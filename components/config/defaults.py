@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from mesh_tracing_production import (
+    DEFAULT_PRODUCTION_STACK_PATTERNS,
+    PRODUCTION_SAMPLING_CAP_PERCENT,
+    is_production,
+    named_like_production,
+)
+
 CONFIG_NAMESPACE = "mesh-tracing"
 ENVIRONMENTS = ("dev", "staging", "prod")
 Environment = Literal["dev", "staging", "prod"]
-PRODUCTION_SAMPLING_CAP_PERCENT = 5.0
 
 # Filled in for keys a stack leaves out. Everything here is a choice a platform team would make
 # for that environment; anything security- or cost-relevant is stricter in prod, and none of it
@@ -47,3 +53,16 @@ SECRET_PATHS = (
     ("jaeger", "opensearch", "password"),
     ("kiali", "openid", "client_secret"),
 )
+
+__all__ = [
+    "CONFIG_NAMESPACE",
+    "DEFAULTED_KEYS",
+    "DEFAULT_PRODUCTION_STACK_PATTERNS",
+    "ENVIRONMENTS",
+    "ENVIRONMENT_DEFAULTS",
+    "PRODUCTION_SAMPLING_CAP_PERCENT",
+    "SECRET_PATHS",
+    "Environment",
+    "is_production",
+    "named_like_production",
+]

@@ -15,10 +15,13 @@ from pydantic import BaseModel, ValidationError
 
 from .defaults import (
     CONFIG_NAMESPACE,
+    DEFAULT_PRODUCTION_STACK_PATTERNS,
     DEFAULTED_KEYS,
     ENVIRONMENT_DEFAULTS,
     ENVIRONMENTS,
     SECRET_PATHS,
+    is_production,
+    named_like_production,
 )
 from .errors import NOT_SET, ConfigError, ConfigProblem, key_path, show
 from .fields import Deferred, allowed_text, describe_type, nested_model
@@ -69,17 +72,26 @@ def parse_stack_config(
         if _at(raw, path) is not None and path[0] not in secret_sections
     ]
     return _validate(
-        stack, "stack", StackConfig, raw, STACK_KEY_PREFIX, first_problems=plain_text_credentials
+        stack,
+        "stack",
+        StackConfig,
+        raw,
+        STACK_KEY_PREFIX,
+        stack=stack,
+        first_problems=plain_text_credentials,
     )
 
 
-def parse_component_args(component: str, model: type[Model], args: Mapping[str, Any]) -> Model:
+def parse_component_args(
+    component: str, model: type[Model], args: Mapping[str, Any], *, stack: str = ""
+) -> Model:
     """A component's args validated into `model`, or ConfigError naming the component.
 
     Pulumi outputs must already be wrapped in `Deferred`; only credentials and the wiring
-    between components accept them.
+    between components accept them. `stack` is the stack the component is deployed in: a stack
+    named like production is judged as production, as the policy pack judges it.
     """
-    return _validate(component, "component", model, args, "")
+    return _validate(component, "component", model, args, "", stack=stack)
 
 
 def _validate(
@@ -88,6 +100,8 @@ def _validate(
     model: type[Model],
     raw: Mapping[str, Any],
     prefix: str,
+    *,
+    stack: str,
     first_problems: Iterable[ConfigProblem] = (),
 ) -> Model:
     problems = list(first_problems)
@@ -108,7 +122,18 @@ def _validate(
             )
         )
         environment = None
-    production = environment == "prod"
+    elif environment != "prod" and named_like_production(stack):
+        problems.append(
+            ConfigProblem(
+                key=prefix + "environment",
+                value=show(environment),
+                reason=f"stack '{stack}' is named like a production stack, and the policy pack "
+                "judges it as one",
+                allowed="prod, or a stack name that matches none of "
+                + ", ".join(DEFAULT_PRODUCTION_STACK_PATTERNS),
+            )
+        )
+    production = is_production(stack, environment)
     data = _with_defaults(model, environment, raw)
 
     validated: Optional[Model] = None

@@ -177,6 +177,8 @@ def _single_problem(raw: dict[str, Any], key: str) -> Any:
     problem = matching[0]
     assert problem.value and problem.reason and problem.allowed, problem
     message = str(caught.value)
+    # Our words, not the validation library's ("Input should be a valid dictionary ...").
+    assert "Input should" not in message and "instance of" not in message
     assert message.startswith("stack 'fuzzed' has invalid mesh-tracing configuration:")
     assert len(message) < 2000 + 400 * len(problems), "errors stay readable even for huge values"
     return problem

@@ -360,3 +360,70 @@ def test_mesh_default_ownership_rules(tracing: dict, istio: dict, key: str, reas
     (problem,) = _problems({"environment": "dev", "tracing": tracing, "istio": istio})
     assert problem.key == key
     assert reason in problem.reason
+
+
+def test_an_unknown_environment_hides_no_other_mistake() -> None:
+    problems = _problems({"environment": "Prod", "tracing": {"sampling": -1}})
+    assert [(p.key, p.reason) for p in problems] == [
+        ("mesh-tracing:environment", "unknown environment"),
+        ("mesh-tracing:tracing.sampling", "sampling is a percentage between 0 and 100"),
+    ]
+
+
+def test_a_rule_between_fields_runs_when_other_fields_of_its_section_are_wrong() -> None:
+    raw = {
+        "environment": "dev",
+        "tracing": {"sampling": 1},
+        "jaeger": {"replicas": 3, "badger": {"volume_size": "ten"}, "query_base_path": "x"},
+        "kiali": {"auth": "openid", "replicas": 0},
+    }
+    keys = {problem.key.removeprefix("mesh-tracing:") for problem in _problems(raw)}
+    assert keys == {
+        "jaeger.replicas",  # memory storage runs in one pod
+        "jaeger.badger.volume_size",
+        "jaeger.query_base_path",
+        "kiali.openid",  # auth openid needs the client
+        "kiali.replicas",
+    }
+
+
+def test_a_rule_is_skipped_when_a_field_it_reads_is_wrong() -> None:
+    raw = {"environment": "dev", "tracing": {"sampling": 1}, "jaeger": {"storage": "mem"}}
+    problems = _problems(raw)
+    assert [problem.key for problem in problems] == ["mesh-tracing:jaeger.storage"]
+
+
+@pytest.mark.parametrize("stack", ["prod-eu", "PROD", "Production-2"])
+def test_a_stack_named_like_production_is_judged_as_production(stack: str) -> None:
+    raw = {"environment": "dev", "tracing": {"sampling": 100}}
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config(stack, raw)
+    problems = {problem.key: problem for problem in caught.value.problems}
+    assert "named like a production stack" in problems["mesh-tracing:environment"].reason
+    assert "at most 5 percent" in problems["mesh-tracing:tracing.sampling"].reason
+    assert "not production" in problems["mesh-tracing:kiali.auth"].reason
+
+
+def test_a_stack_named_unlike_production_keeps_its_environment() -> None:
+    assert load_stack_config("preprod", {"environment": "dev", "tracing": {"sampling": 100}})
+
+
+def test_values_are_shown_as_written_and_unknown_keys_suggest_the_nearest() -> None:
+    problems = _problems(
+        {"environment": "prod", "tracing": {"sampling": 50, "sampleing": 1}, "jaeger": {}}
+    )
+    by_key = {problem.key: problem for problem in problems}
+    assert by_key["mesh-tracing:tracing.sampling"].value == "50"
+    assert "did you mean `sampling`?" in by_key["mesh-tracing:tracing.sampleing"].reason
+    assert not any("Input should" in str(problem) for problem in problems)
+
+
+def test_an_advertised_jaeger_url_needs_who_may_reach_it() -> None:
+    jaeger = {"external_url": "https://jaeger.example.com"}
+    (problem,) = _problems({"environment": "dev", "tracing": {"sampling": 1}, "jaeger": jaeger})
+    assert problem.key == "mesh-tracing:jaeger.query_ingress_namespaces"
+    assert "network_policy: false" in problem.allowed
+    for fix in ({"query_ingress_namespaces": ["istio-ingress"]}, {"network_policy": False}):
+        assert _load(
+            {"environment": "dev", "tracing": {"sampling": 1}, "jaeger": {**jaeger, **fix}}
+        )
