@@ -4,13 +4,18 @@
     mesh-tracing plan STACK --diff OTHER       what changes going from stack OTHER to STACK
     mesh-tracing plan STACK --against FILE     what changes from a saved plan (the base branch's)
 
-Exit codes: 0 no changes (or a plan written), 2 changes, 3 invalid stack config,
-1 any other failure, 64 wrong usage.
+exit codes:
+  0   no changes (or a plan written)
+  2   changes
+  3   invalid stack configuration (the stack file included)
+  1   any other failure
+  64  wrong usage: an unknown stack, a missing or unreadable file, a bad option
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import runpy
 import sys
 from collections.abc import Callable, Sequence
@@ -19,7 +24,9 @@ from typing import Any, NoReturn, Optional, TextIO
 
 import yaml
 
-from .document import diff_plans
+from ..version import __version__
+from .document import PLAN_FORMAT_VERSION, diff_plans
+from .evaluate import StackFileError, UnknownStack, read_stack_file
 from .render import DIFF_RENDERERS, PLAN_RENDERERS
 
 EXIT_OK = 0
@@ -36,10 +43,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mesh-tracing", description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog="mesh-tracing",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1].split("\nexit codes:", 1)[0]
+        + "\nexit codes:"
+        + __doc__.split("\nexit codes:", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     plan = commands.add_parser(
         "plan",
+        epilog="exit codes:" + __doc__.split("\nexit codes:", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         help="evaluate a stack offline and print its desired state or a diff",
         description="Evaluate the project's program for a stack with the Pulumi SDK's mock "
         "runtime (no CLI, cluster or credentials) and print every resource it would register.",
@@ -122,7 +139,7 @@ def _is_config_error(error: BaseException) -> bool:
     from ..config import ConfigError
     from ..program import InvalidStackConfig
 
-    return isinstance(error, (ConfigError, InvalidStackConfig))
+    return isinstance(error, (ConfigError, InvalidStackConfig, StackFileError))
 
 
 def _write(text: str, output: Optional[Path], stdout: TextIO) -> None:
@@ -153,16 +170,32 @@ def run(
 
     try:
         project = _Project(arguments.project_dir)
+        # Everything the command reads or writes is checked before the evaluation, which takes
+        # seconds: a typo in a file name should not cost them.
+        for stack in (arguments.stack, arguments.diff):
+            if stack is not None:
+                read_stack_file(project.stacks_dir, stack)
+        old = _read_plan(arguments.against) if arguments.against is not None else None
+        if arguments.output is not None:
+            _check_writable(arguments.output)
+    except (UnknownStack, InputFileError) as error:
+        stderr.write(f"mesh-tracing: error: {error}\n")
+        return EXIT_USAGE
+    except StackFileError as error:
+        stderr.write(f"{error}\n")
+        return EXIT_INVALID_CONFIG
+    except FileNotFoundError as error:
+        stderr.write(f"mesh-tracing: error: {error}\n")
+        return EXIT_USAGE
+
+    try:
         new = _plan(project, arguments.stack, say)
         if not diffing:
             _write(renderers[output_format](new), arguments.output, stdout)
             return EXIT_OK
         if arguments.diff is not None:
             old = _plan(project, arguments.diff, say)
-        else:
-            say(f"reading the saved plan {arguments.against}")
-            old = yaml.safe_load(arguments.against.read_text())
-        diff = diff_plans(old, new)
+        diff = diff_plans(old, new)  # type: ignore[arg-type]
         _write(renderers[output_format](diff), arguments.output, stdout)
         return EXIT_CHANGES if diff.has_changes else EXIT_OK
     except Exception as error:  # every failure becomes a message and an exit code
@@ -171,6 +204,51 @@ def run(
             return EXIT_INVALID_CONFIG
         stderr.write(f"mesh-tracing: error: {error}\n")
         return EXIT_FAILURE
+
+
+class InputFileError(ValueError):
+    """A file named on the command line that cannot be used; the message says which and why."""
+
+
+def _read_plan(path: Path) -> dict[str, Any]:
+    """A saved plan, or InputFileError saying what is wrong with the file."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputFileError(f"--against {path}: no such file") from None
+    except IsADirectoryError:
+        raise InputFileError(f"--against {path}: is a directory, not a plan file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputFileError(f"--against {path}: cannot be read ({reason})") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise InputFileError(f"--against {path}{where}: not YAML or JSON") from None
+    resources = document.get("resources") if isinstance(document, dict) else None
+    if (
+        not isinstance(document, dict)
+        or document.get("plan_format") != PLAN_FORMAT_VERSION
+        or not isinstance(resources, list)
+        or not all(isinstance(item, dict) and {"type", "name"} <= item.keys() for item in resources)
+    ):
+        raise InputFileError(
+            f"--against {path}: not a mesh-tracing plan (format {PLAN_FORMAT_VERSION}); "
+            "save one with `mesh-tracing plan STACK --format json -o FILE`"
+        )
+    return document
+
+
+def _check_writable(path: Path) -> None:
+    if path.is_dir():
+        raise InputFileError(f"--output {path}: is a directory")
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputFileError(f"--output {path}: the directory {directory} does not exist")
+    if not os.access(path if path.exists() else directory, os.W_OK):
+        raise InputFileError(f"--output {path}: not writable")
 
 
 def main() -> None:

@@ -80,13 +80,41 @@ def _config_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+class UnknownStack(LookupError):
+    """No stack file for the stack; the message lists the stacks there are."""
+
+
+class StackFileError(ValueError):
+    """A stack file that is not valid YAML, or whose `config:` is not a map: a configuration
+    mistake like any other, reported with the file, line and column."""
+
+
+def stack_names(stacks_dir: Path) -> list[str]:
+    return sorted(
+        path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        for path in stacks_dir.glob("Pulumi.*.yaml")
+    )
+
+
 def read_stack_file(stacks_dir: Path, stack: str) -> dict[str, Any]:
     """The `config:` of `Pulumi.<stack>.yaml`, as Pulumi would hand it to the program."""
     path = stacks_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        raise FileNotFoundError(f"no stack file for stack '{stack}': {path}")
-    document = yaml.safe_load(path.read_text()) or {}
-    return dict(document.get("config") or {})
+        known = ", ".join(stack_names(stacks_dir)) or "none"
+        raise UnknownStack(f"no stack '{stack}': {path} does not exist (stacks: {known})")
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise StackFileError(
+            f"stack '{stack}': {path}{where}: not valid YAML ({problem})"
+        ) from None
+    config = document.get("config") if isinstance(document, dict) else None
+    if config is not None and not isinstance(config, dict):
+        raise StackFileError(f"stack '{stack}': {path}: `config:` must be a map of keys to values")
+    return dict(config or {})
 
 
 def evaluate(

@@ -240,7 +240,58 @@ def test_wrong_usage_exits_64(argv: tuple[str, ...]) -> None:
     assert caught.value.code == EXIT_USAGE
 
 
-def test_unknown_stack_is_a_failure_with_a_message() -> None:
-    code, _, err = _run("plan", "qa", "--project-dir", str(PROJECT_DIR), "-q")
-    assert code == 1
-    assert "no stack file for stack 'qa'" in err
+def test_an_unknown_stack_lists_the_stacks_there_are() -> None:
+    code, _, err = _run("plan", "qa", "--project-dir", str(PROJECT_DIR))
+    assert code == EXIT_USAGE
+    assert "no stack 'qa'" in err and "(stacks: dev, prod, staging)" in err
+    assert "evaluating" not in err
+
+
+def test_broken_yaml_in_a_stack_file_is_a_config_error_with_its_place(project: Path) -> None:
+    path = project / "stacks" / "Pulumi.dev.yaml"
+    path.write_text("config:\n  mesh-tracing:environment: dev\n  bad: [unclosed\n")
+    code, _, err = _run("plan", "dev", "--project-dir", str(project))
+    assert code == EXIT_INVALID_CONFIG
+    assert f"{path} line 4, column 1: not valid YAML" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        ('{"resources": []}', "not a mesh-tracing plan"),
+        ('{"plan_format": 1, "resources": [{"kind": "x"}]}', "not a mesh-tracing plan"),
+        ("[1, 2", "line 1, column 6: not YAML or JSON"),
+    ],
+)
+def test_a_bad_against_file_is_named_before_any_evaluation(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    saved = tmp_path / "base.json"
+    if content is not None:
+        saved.write_text(content)
+    code, _, err = _run("plan", "dev", "--against", str(saved), "--project-dir", str(PROJECT_DIR))
+    assert code == EXIT_USAGE
+    assert f"--against {saved}" in err and message in err
+    assert "evaluating" not in err
+
+
+def test_an_unwritable_output_is_named_before_any_evaluation(tmp_path: Path) -> None:
+    target = tmp_path / "missing-dir" / "plan.yaml"
+    code, _, err = _run("plan", "dev", "-o", str(target), "--project-dir", str(PROJECT_DIR))
+    assert code == EXIT_USAGE
+    assert f"--output {target}: the directory {target.parent} does not exist" in err
+    assert "evaluating" not in err
+
+
+def test_version_and_exit_codes_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from mesh_tracing import __version__
+
+    for argv in (["--version"], ["--help"], ["plan", "--help"]):
+        with pytest.raises(SystemExit) as caught:
+            run(argv)
+        assert caught.value.code == 0
+    out = capsys.readouterr().out
+    assert f"mesh-tracing {__version__}" in out
+    assert out.count("64  wrong usage") == 2 and out.count("3   invalid stack configuration") == 2
