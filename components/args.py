@@ -146,6 +146,21 @@ class KialiSettings(TypedDict, total=False):
     """OpenID Connect settings, when auth is openid."""
 
 
+class ChartSettings(TypedDict, total=False):
+    """Where the pinned Helm charts come from."""
+
+    source: str
+    """A chart repository mirroring every chart we install (http(s):// or oci://), or a local
+    directory holding each as <name>/ or <name>-<version>.tgz; unset: upstream repositories."""
+
+
+class ImageSettings(TypedDict, total=False):
+    """Where images are pulled from."""
+
+    registry: str
+    """A registry (host and optional path) replacing the registry of every image we deploy."""
+
+
 class JaegerArgs(TypedDict, total=False):
     """Arguments of the Jaeger component."""
 
@@ -153,6 +168,10 @@ class JaegerArgs(TypedDict, total=False):
     """dev, staging or prod: picks defaults and the production rules."""
     jaeger: JaegerSettings
     """The Jaeger settings, as under `mesh-tracing:jaeger` in stack config."""
+    charts: ChartSettings
+    """Where the pinned charts come from (default: their upstream repositories)."""
+    images: ImageSettings
+    """Where images are pulled from (default: each image's own registry)."""
     kiali_namespace: Optional[str]
     """Namespace of the Kiali allowed to query this Jaeger through its NetworkPolicy."""
 
@@ -166,6 +185,10 @@ class IstioTracingArgs(TypedDict, total=False):
     """Sampling, mesh-wide and per namespace."""
     istio: IstioSettings
     """Istio installation settings."""
+    charts: ChartSettings
+    """Where the pinned charts come from (default: their upstream repositories)."""
+    images: ImageSettings
+    """Where images are pulled from (default: each image's own registry)."""
     otlp_service_host: Required[pulumi.Input[str]]
     """Cluster DNS name of the OTLP gRPC service traces are sent to."""
     otlp_port: Required[pulumi.Input[int]]
@@ -179,6 +202,10 @@ class PrometheusArgs(TypedDict, total=False):
     """dev, staging or prod: picks defaults."""
     prometheus: PrometheusSettings
     """The Prometheus settings, as under `mesh-tracing:prometheus` in stack config."""
+    charts: ChartSettings
+    """Where the pinned charts come from (default: their upstream repositories)."""
+    images: ImageSettings
+    """Where images are pulled from (default: each image's own registry)."""
 
 
 class KialiArgs(TypedDict, total=False):
@@ -188,6 +215,10 @@ class KialiArgs(TypedDict, total=False):
     """dev, staging or prod: anonymous access is refused outside dev."""
     kiali: KialiSettings
     """The Kiali settings, as under `mesh-tracing:kiali` in stack config."""
+    charts: ChartSettings
+    """Where the pinned charts come from (default: their upstream repositories)."""
+    images: ImageSettings
+    """Where images are pulled from (default: each image's own registry)."""
     jaeger_query_url: Required[pulumi.Input[str]]
     """Jaeger's query URL: gRPC (port 16685) when kiali.use_grpc, else HTTP with the base path."""
     jaeger_external_url: Optional[str]
@@ -211,3 +242,7 @@ class MeshObservabilityArgs(TypedDict, total=False):
     """The Prometheus Kiali reads."""
     kiali: KialiSettings
     """Kiali."""
+    charts: ChartSettings
+    """Where the pinned charts come from (default: their upstream repositories)."""
+    images: ImageSettings
+    """Where images are pulled from (default: each image's own registry)."""

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .args import IstioTracingArgs
-from .config import IstioConfig, IstioTracingComponentConfig, sampling_percent_by_namespace
+from .config import IstioTracingComponentConfig, sampling_percent_by_namespace
 from .helm import pinned_release
 from .inputs import parse_args, wired
 from .options import child_options
@@ -83,7 +83,7 @@ class IstioTracing(pulumi.ComponentResource):
         control_plane: list[pulumi.Resource] = []
         if istio.install:
             development = config.environment == "dev"
-            control_plane = self._install_istio(name, istio, mesh_config, opts, development)
+            control_plane = self._install_istio(name, config, mesh_config, opts, development)
 
         manifests = telemetry_manifests(
             istio.root_namespace, tracing.provider_name, tracing.sampling, tracing.namespaces
@@ -118,17 +118,19 @@ class IstioTracing(pulumi.ComponentResource):
     def _install_istio(
         self,
         name: str,
-        istio: IstioConfig,
+        config: IstioTracingComponentConfig,
         mesh_config: dict[str, Any],
         opts: Optional[pulumi.ResourceOptions],
         development: bool,
     ) -> list[pulumi.Resource]:
+        istio = config.istio
         base = pinned_release(
             f"{name}-istio-base",
             ISTIO_BASE_CHART,
             release_name="istio-base",
             namespace=istio.root_namespace,
             values=istio_base_values(istio.root_namespace),
+            charts=config.charts,
             opts=child_options(self, opts),
         )
         istiod = pinned_release(
@@ -137,8 +139,13 @@ class IstioTracing(pulumi.ComponentResource):
             release_name="istiod",
             namespace=istio.root_namespace,
             values=istiod_values(
-                istio.root_namespace, istio.istiod_replicas, mesh_config, small=development
+                istio.root_namespace,
+                istio.istiod_replicas,
+                mesh_config,
+                small=development,
+                image_registry=config.images.registry,
             ),
+            charts=config.charts,
             opts=pulumi.ResourceOptions.merge(
                 child_options(self, opts), pulumi.ResourceOptions(depends_on=[base])
             ),

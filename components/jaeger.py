@@ -83,7 +83,9 @@ class Jaeger(pulumi.ComponentResource):
                 settings,
                 badger_claim=badger_claim.metadata.name if badger_claim else None,
                 credentials_secret=credentials_secret,
+                image_registry=config.images.registry,
             ),
+            charts=config.charts,
             atomic=production,
             opts=pulumi.ResourceOptions.merge(
                 child,

@@ -102,7 +102,9 @@ class Kiali(pulumi.ComponentResource):
                 prometheus_url=prometheus_url,
                 signing_key_secret=signing_secret_name,
                 oidc_secret=oidc_secret_name,
+                image_registry=config.images.registry,
             ),
+            charts=config.charts,
             opts=pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(depends_on=dependencies)
             ),

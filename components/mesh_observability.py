@@ -81,6 +81,8 @@ class MeshObservability(pulumi.ComponentResource):
             JaegerComponentConfig.model_construct(
                 environment=environment,
                 jaeger=settings.jaeger,
+                charts=settings.charts,
+                images=settings.images,
                 kiali_namespace=settings.kiali.namespace,
             ),
             opts=in_namespaces,
@@ -91,6 +93,8 @@ class MeshObservability(pulumi.ComponentResource):
                 environment=environment,
                 tracing=settings.tracing,
                 istio=settings.istio,
+                charts=settings.charts,
+                images=settings.images,
                 otlp_service_host=Deferred(jaeger.otlp_grpc_host),
                 otlp_port=Deferred(jaeger.otlp_grpc_port),
             ),
@@ -99,7 +103,10 @@ class MeshObservability(pulumi.ComponentResource):
         prometheus = Prometheus.from_config(
             f"{name}-prometheus",
             PrometheusComponentConfig.model_construct(
-                environment=environment, prometheus=settings.prometheus
+                environment=environment,
+                prometheus=settings.prometheus,
+                charts=settings.charts,
+                images=settings.images,
             ),
             opts=in_namespaces,
         )
@@ -111,6 +118,8 @@ class MeshObservability(pulumi.ComponentResource):
             KialiComponentConfig.model_construct(
                 environment=environment,
                 kiali=settings.kiali,
+                charts=settings.charts,
+                images=settings.images,
                 jaeger_query_url=Deferred(jaeger_query_url),
                 jaeger_external_url=settings.jaeger.external_url,
                 prometheus_url=Deferred(prometheus.url),

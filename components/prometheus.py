@@ -55,7 +55,8 @@ class Prometheus(pulumi.ComponentResource):
                 PROMETHEUS_CHART,
                 release_name=RELEASE_NAME,
                 namespace=settings.namespace,
-                values=prometheus_values(settings),
+                values=prometheus_values(settings, config.images.registry),
+                charts=config.charts,
                 opts=child_options(self, opts),
             )
             self.url = pulumi.Output.all(release.name, release.namespace).apply(

@@ -17,6 +17,8 @@ from .fields import NAMESPACE_ALLOWED, SAMPLING_ALLOWED, Deferred, nested_model
 from .parse import STACK_KEY_PREFIX, parse_component_args, parse_stack_config
 from .sections import (
     BadgerConfig,
+    ChartsConfig,
+    ImagesConfig,
     IstioConfig,
     JaegerConfig,
     KialiConfig,
@@ -47,10 +49,12 @@ __all__ = [
     "SECRET_PATHS",
     "STACK_KEY_PREFIX",
     "BadgerConfig",
+    "ChartsConfig",
     "ConfigError",
     "ConfigProblem",
     "Deferred",
     "Environment",
+    "ImagesConfig",
     "IstioConfig",
     "IstioTracingComponentConfig",
     "JaegerComponentConfig",

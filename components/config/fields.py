@@ -10,6 +10,7 @@ import math
 import re
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 from urllib.parse import urlsplit
 
@@ -25,6 +26,9 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 _GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
 _PROMETHEUS_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+_REGISTRY = re.compile(
+    r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$"
+)
 _URL_PATH = re.compile(r"^/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?$")
 MAX_TEXT = 253
 
@@ -89,6 +93,21 @@ def _check_url(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or len(value) > 2048:
         raise fail("url", "not an absolute http(s) URL")
     return value.rstrip("/")
+
+
+def _check_chart_source(value: str) -> str:
+    """A mirror repository by URL, or a prepared directory, which must be there: a typo in it
+    would otherwise surface as a Helm error halfway through a deployment."""
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https", "oci"):
+        if not parts.hostname or len(value) > 2048:
+            raise fail("chart_source", "not a complete {scheme}:// URL", scheme=parts.scheme)
+        return value.rstrip("/")
+    if "://" in value:
+        raise fail("chart_source", "unsupported scheme {scheme}://", scheme=parts.scheme)
+    if not value.strip() or not Path(value).is_dir():
+        raise fail("chart_source", "no such directory")
+    return value
 
 
 def _check_text(value: str) -> str:
@@ -160,6 +179,22 @@ Text = Annotated[
     str,
     AfterValidator(_check_text),
     Allowed(f"non-empty text of at most {MAX_TEXT} characters", "text"),
+]
+ChartSource = Annotated[
+    str,
+    AfterValidator(_check_chart_source),
+    Allowed(
+        "an http(s):// or oci:// chart repository that mirrors our charts, or a directory "
+        "holding each chart as <name>/ or <name>-<version>.tgz",
+        "chart source",
+    ),
+]
+ImageRegistry = Annotated[
+    str,
+    _pattern(_REGISTRY, "image_registry", "not a registry host with an optional path"),
+    Allowed(
+        "a registry host and optional path, such as registry.example.com:5000/mirror", "registry"
+    ),
 ]
 Credential = Annotated[
     Any,

@@ -8,9 +8,11 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from .fields import (
+    ChartSource,
     Credential,
     GoDuration,
     HttpUrl,
+    ImageRegistry,
     NamespaceName,
     ObjectName,
     PrometheusDuration,
@@ -374,3 +376,25 @@ def _openid_matches_auth(given: RuleInput) -> Iterator[Violation]:
         yield Violation(
             "openid", openid, f"not used: auth is {auth}", "unset unless auth is openid"
         )
+
+
+class ChartsConfig(StrictModel):
+    """Where the pinned Helm charts come from."""
+
+    source: Optional[ChartSource] = Field(
+        default=None,
+        description="A chart repository that mirrors every chart we install (http(s):// or "
+        "oci://), or a local directory holding each as <name>/ or <name>-<version>.tgz; unset: "
+        "each chart's upstream repository.",
+    )
+
+
+class ImagesConfig(StrictModel):
+    """Where the images of everything we deploy are pulled from."""
+
+    registry: Optional[ImageRegistry] = Field(
+        default=None,
+        description="A registry (host and optional path) that replaces the registry of every "
+        "image we deploy: Jaeger, Kiali, Prometheus and its config reloader, istiod and the "
+        "sidecar proxy. Unset: each image's own registry.",
+    )

@@ -12,6 +12,15 @@ from typing import Optional
 
 from pydantic import Field
 
+from ..specs.charts import (
+    ISTIO_BASE_CHART,
+    ISTIOD_CHART,
+    JAEGER_CHART,
+    KIALI_CHART,
+    PROMETHEUS_CHART,
+    is_remote_source,
+    local_chart,
+)
 from .defaults import Environment
 from .fields import (
     SAMPLING_ALLOWED,
@@ -23,12 +32,22 @@ from .fields import (
     allowed,
 )
 from .rules import RuleInput, Violation, rule
-from .sections import IstioConfig, JaegerConfig, KialiConfig, PrometheusConfig, TracingConfig
+from .sections import (
+    ChartsConfig,
+    ImagesConfig,
+    IstioConfig,
+    JaegerConfig,
+    KialiConfig,
+    PrometheusConfig,
+    TracingConfig,
+)
 
 _ENVIRONMENT = Field(
     description="Which environment this stack is.",
     json_schema_extra=allowed("dev, staging or prod"),
 )
+_CHARTS = Field(default_factory=ChartsConfig, description="Where the pinned charts come from.")
+_IMAGES = Field(default_factory=ImagesConfig, description="Where images are pulled from.")
 
 
 class StackConfig(StrictModel):
@@ -40,6 +59,8 @@ class StackConfig(StrictModel):
     jaeger: JaegerConfig
     prometheus: PrometheusConfig
     kiali: KialiConfig
+    charts: ChartsConfig = _CHARTS
+    images: ImagesConfig = _IMAGES
 
     def sampling_percent_by_namespace(self) -> dict[str, float]:
         return sampling_percent_by_namespace(self.tracing, self.istio)
@@ -50,6 +71,8 @@ class JaegerComponentConfig(StrictModel):
 
     environment: Environment = _ENVIRONMENT
     jaeger: JaegerConfig
+    charts: ChartsConfig = _CHARTS
+    images: ImagesConfig = _IMAGES
     kiali_namespace: Optional[NamespaceName] = Field(
         default=None,
         description="Namespace of the Kiali allowed to query this Jaeger through its "
@@ -63,6 +86,8 @@ class IstioTracingComponentConfig(StrictModel):
     environment: Environment = _ENVIRONMENT
     tracing: TracingConfig
     istio: IstioConfig
+    charts: ChartsConfig = _CHARTS
+    images: ImagesConfig = _IMAGES
     otlp_service_host: WiredText = Field(
         description="Cluster DNS name of the OTLP gRPC service traces are sent to."
     )
@@ -74,6 +99,8 @@ class PrometheusComponentConfig(StrictModel):
 
     environment: Environment = _ENVIRONMENT
     prometheus: PrometheusConfig
+    charts: ChartsConfig = _CHARTS
+    images: ImagesConfig = _IMAGES
 
 
 class KialiComponentConfig(StrictModel):
@@ -81,6 +108,8 @@ class KialiComponentConfig(StrictModel):
 
     environment: Environment = _ENVIRONMENT
     kiali: KialiConfig
+    charts: ChartsConfig = _CHARTS
+    images: ImagesConfig = _IMAGES
     jaeger_query_url: WiredText = Field(
         description="Jaeger's query URL: gRPC (port 16685) when kiali.use_grpc, else HTTP with "
         "the base path."
@@ -147,4 +176,41 @@ def _root_namespace_is_mesh_wide(given: RuleInput) -> Iterator[Violation]:
             namespaces[root],
             f"{root} is the Istio root namespace; its sampling is tracing.sampling",
             "namespaces other than the Istio root namespace",
+        )
+
+
+@rule(
+    StackConfig,
+    JaegerComponentConfig,
+    IstioTracingComponentConfig,
+    PrometheusComponentConfig,
+    KialiComponentConfig,
+    reads=("charts.source", "istio.install", "prometheus.install"),
+)
+def _local_charts_are_there(given: RuleInput) -> Iterator[Violation]:
+    source = given.get("charts.source")
+    if source is None or is_remote_source(source):
+        return
+    sections = given.model.model_fields
+    needed = [
+        chart
+        for chart, wanted in (
+            (JAEGER_CHART, "jaeger" in sections),
+            (KIALI_CHART, "kiali" in sections),
+            (PROMETHEUS_CHART, "prometheus" in sections and given.get("prometheus.install")),
+            (ISTIO_BASE_CHART, "istio" in sections and given.get("istio.install")),
+            (ISTIOD_CHART, "istio" in sections and given.get("istio.install")),
+        )
+        if wanted
+    ]
+    missing = [chart for chart in needed if local_chart(source, chart) is None]
+    if missing:
+        yield Violation(
+            "charts.source",
+            source,
+            "missing here: "
+            + ", ".join(f"{chart.chart} {chart.version}" for chart in missing)
+            + " (neither <name>/Chart.yaml nor <name>-<version>.tgz)",
+            "a directory holding every chart this configuration installs: "
+            + ", ".join(chart.chart for chart in needed),
         )

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
-from .charts import ISTIO_REPOSITORY, ChartPin
-
-ISTIO_VERSION = "1.31.1"
-ISTIO_BASE_CHART = ChartPin("base", ISTIO_VERSION, ISTIO_REPOSITORY)
-ISTIOD_CHART = ChartPin("istiod", ISTIO_VERSION, ISTIO_REPOSITORY)
-# From 1.31 on, Istio publishes images only here; the 1.30 charts default to a retired registry.
-ISTIO_IMAGE_HUB = "docker.io/istio"
+from .charts import ISTIO_BASE_CHART, ISTIOD_CHART
+from .images import ISTIO_IMAGE_HUB, mirrored
 
 
 def tracing_extension_provider(
@@ -50,15 +45,35 @@ ISTIOD_RESOURCES = {
 
 
 def istiod_values(
-    root_namespace: str, replicas: int, mesh_config: dict[str, Any], *, small: bool = False
+    root_namespace: str,
+    replicas: int,
+    mesh_config: dict[str, Any],
+    *,
+    small: bool = False,
+    image_registry: Optional[str] = None,
 ) -> dict[str, Any]:
-    """The chart's keys are flat since Istio 1.24 (`replicaCount`, not `pilot.replicaCount`)."""
+    """The chart's keys are flat since Istio 1.24 (`replicaCount`, not `pilot.replicaCount`).
+
+    `hub` names istiod's own image; `global.hub` the proxy image the injector writes into every
+    pod, so a mirror must be set on both.
+    """
+    hub = mirrored(ISTIO_IMAGE_HUB, image_registry)
     return {
-        "global": {"istioNamespace": root_namespace, "hub": ISTIO_IMAGE_HUB},
-        "hub": ISTIO_IMAGE_HUB,
+        "global": {"istioNamespace": root_namespace, "hub": hub},
+        "hub": hub,
         # A fixed replica count: the chart ignores replicaCount while its HPA is on.
         "autoscaleEnabled": False,
         "replicaCount": replicas,
         "resources": ISTIOD_RESOURCES["small" if small else "default"],
         "meshConfig": {"rootNamespace": root_namespace, **mesh_config},
     }
+
+
+__all__ = [
+    "ISTIOD_CHART",
+    "ISTIO_BASE_CHART",
+    "istio_base_values",
+    "istiod_values",
+    "tracing_extension_provider",
+    "tracing_mesh_config",
+]

@@ -143,6 +143,7 @@ def jaeger_values(
     *,
     badger_claim: Optional[str],
     credentials_secret: Optional[str],
+    image_registry: Optional[str] = None,
 ) -> dict[str, Any]:
     """Chart values. Credentials only ever arrive as Secret references, never as values."""
     config = collector_config(settings, credentials_secret is not None)
@@ -161,6 +162,9 @@ def jaeger_values(
         "service": {"type": "ClusterIP"},
         "resources": _RESOURCES[settings.storage],
     }
+    if image_registry is not None:
+        # The chart (bitnami common's image helper) prefixes `registry/` to the repository.
+        jaeger["image"] = {"registry": image_registry}
     if credentials_secret is not None:
         jaeger["extraEnv"] = [
             {

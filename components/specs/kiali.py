@@ -7,6 +7,7 @@ from typing import Any, Optional
 from ..config import KialiConfig
 from .charts import KIALI_CHART
 from .common import NO_SIDECAR_LABELS
+from .images import KIALI_IMAGE, mirrored
 
 OIDC_SECRET_KEY = "oidc-secret"
 SIGNING_KEY_SECRET_KEY = "signing-key"
@@ -21,6 +22,7 @@ def kiali_values(
     prometheus_url: Any,
     signing_key_secret: str,
     oidc_secret: Optional[str],
+    image_registry: Optional[str] = None,
 ) -> dict[str, Any]:
     """Chart values; URLs may be Pulumi outputs, everything else is plain data.
 
@@ -63,6 +65,8 @@ def kiali_values(
         deployment["pod_disruption_budget"] = {"spec": {"maxUnavailable": 1}}
     if oidc_secret is not None:
         deployment["secret_name"] = oidc_secret
+    if image_registry is not None:
+        deployment["image_name"] = mirrored(KIALI_IMAGE, image_registry)
     return {
         "auth": auth,
         "deployment": deployment,

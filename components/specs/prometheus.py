@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from ..config import PrometheusConfig
 from .common import NO_SIDECAR_LABELS, service_host
+from .images import CONFIG_RELOADER_IMAGE, PROMETHEUS_IMAGE, mirrored
 
 SERVER_PORT = 80
 # The chart's other default jobs: node, cAdvisor, API server and service metrics (large, and not
@@ -29,7 +30,9 @@ def prometheus_server_url(release: str, namespace: str) -> str:
     return f"http://{service_host(service, namespace)}:{SERVER_PORT}"
 
 
-def prometheus_values(settings: PrometheusConfig) -> dict[str, Any]:
+def prometheus_values(
+    settings: PrometheusConfig, image_registry: Optional[str] = None
+) -> dict[str, Any]:
     """Only the server: Kiali reads Istio's standard metrics and nothing else.
 
     Istio merges each sidecar's and app's metrics behind the `prometheus.io/*` pod annotations it
@@ -37,7 +40,7 @@ def prometheus_values(settings: PrometheusConfig) -> dict[str, Any]:
     the chart's `kubernetes-pods` job is the annotation-driven job Istio documents for that, so it
     stays on, beside Prometheus' own metrics; the chart's other jobs are switched off.
     """
-    return {
+    values: dict[str, Any] = {
         "alertmanager": {"enabled": False},
         "kube-state-metrics": {"enabled": False},
         "prometheus-node-exporter": {"enabled": False},
@@ -69,3 +72,9 @@ def prometheus_values(settings: PrometheusConfig) -> dict[str, Any]:
             **{job: {"enabled": False} for job in _JOBS_KIALI_DOES_NOT_READ},
         },
     }
+    if image_registry is not None:
+        values["server"]["image"] = {"repository": mirrored(PROMETHEUS_IMAGE, image_registry)}
+        values["configmapReload"]["prometheus"]["image"] = {
+            "repository": mirrored(CONFIG_RELOADER_IMAGE, image_registry)
+        }
+    return values

@@ -59,6 +59,8 @@ BAD_VALUES: dict[str, list[Any]] = {
     "prometheus-duration": ["", "15 days", "1.5d", 15],
     "path": ["", "jaeger", "/with space", "/a//b", 1],
     "secret": [5, True, [], {}],
+    "chart-source": ["", "/no/such/dir", "ftp://charts.example.com", "https://", "oci://", 5],
+    "registry": ["", "https://registry.example.com", "Registry.Example.com", "reg.example.com/", 5],
     "choice": ["", "nope", 1, None],
     "names": ["observability", [1], ["Bad_Name"], [""]],
     "texts": ["openid", [1], [""]],
@@ -75,6 +77,8 @@ _KIND_BY_NOUN = {
     "path": "path",
     "text": "text",
     "secret": "secret",
+    "chart source": "chart-source",
+    "registry": "registry",
 }
 
 
