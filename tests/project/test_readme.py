@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import io
 import re
+from pathlib import Path
 
 import pytest
 
@@ -195,3 +196,38 @@ def test_install_line_names_something_that_can_be_installed() -> None:
     assert any(" @ git+https://" in source for source in sources)
     assert "python -m build" in section and "pip install dist/*.whl" in section
     assert "pinned release" not in README
+
+
+def _layout_entries() -> list[tuple[Path, str]]:
+    """Each path the README's layout names, with the line naming it."""
+    block = README.split("## Layout", 1)[1].split("```", 2)[1]
+    entries: list[tuple[Path, str]] = []
+    parents: list[Path] = []
+    for line in block.strip("\n").splitlines():
+        depth = (len(line) - len(line.lstrip(" "))) // 2
+        names = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0].split()
+        parents = parents[:depth]
+        base = parents[-1] if parents else PROJECT_DIR
+        for name in names:
+            entries.append((base / name.rstrip("/"), line))
+        if len(names) == 1 and names[0].endswith("/"):
+            parents.append(base / names[0].rstrip("/"))
+    return entries
+
+
+def test_every_path_in_the_layout_exists() -> None:
+    for path, line in _layout_entries():
+        assert path.exists(), f"the README's layout names {path}, which is not there: {line!r}"
+
+
+def test_the_layout_names_every_module_of_the_package() -> None:
+    named = {path for path, _ in _layout_entries()}
+    package = PROJECT_DIR / "components"
+    for path in [*package.glob("*.py"), *package.glob("*/"), *package.glob("config/*.py")]:
+        if path.name in ("__pycache__",) or path.name.endswith(".egg-info"):
+            continue
+        if path.parent.name == "config" and path.name == "__init__.py":
+            continue
+        assert path in named, f"{path.relative_to(PROJECT_DIR)} is missing from the README's layout"
+    for path in (package / "plan").glob("*.py"):
+        assert path.name == "__init__.py" or path in named, f"{path} missing from the layout"
