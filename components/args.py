@@ -19,6 +19,20 @@ except ImportError:  # Python 3.10
     from typing_extensions import Required, TypedDict
 
 
+class GatewaySettings(TypedDict, total=False):
+    """An ingress gateway, where the sampling of traffic from outside the mesh is decided."""
+
+    namespace: Required[str]
+    """Namespace the gateway's pods run in."""
+    selector: dict[str, str]
+    """Labels of the gateway's pods (default istio: ingressgateway)."""
+    sampling: Required[float]
+    """Sampling percentage of requests entering through this gateway; at most 5 in prod."""
+    trust_client_trace_context: bool
+    """Keep the trace context outside clients send (and their power to force sampling); default
+    false in prod, true elsewhere."""
+
+
 class TracingSettings(TypedDict, total=False):
     """Trace sampling for the mesh and per namespace."""
 
@@ -29,6 +43,8 @@ class TracingSettings(TypedDict, total=False):
     """Per-namespace sampling percentages, each on its own Telemetry resource."""
     provider_name: str
     """Name of the OpenTelemetry tracing extension provider in the mesh config."""
+    gateways: list[GatewaySettings]
+    """Ingress gateways with the sampling of the requests entering through each."""
 
 
 class IstioSettings(TypedDict, total=False):

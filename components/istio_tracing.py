@@ -10,6 +10,12 @@ from .config import IstioTracingComponentConfig, sampling_percent_by_namespace
 from .helm import pinned_release
 from .inputs import parse_args, wired
 from .options import child_options
+from .specs.gateways import (
+    ENVOY_FILTER_API_VERSION,
+    ENVOY_FILTER_KIND,
+    client_trace_context_filter,
+    trusts_client_trace_context,
+)
 from .specs.istio import (
     ISTIO_BASE_CHART,
     ISTIOD_CHART,
@@ -17,7 +23,15 @@ from .specs.istio import (
     istiod_values,
     tracing_mesh_config,
 )
-from .specs.telemetry import TELEMETRY_API_VERSION, TELEMETRY_KIND, telemetry_manifests
+from .specs.telemetry import (
+    TELEMETRY_API_VERSION,
+    TELEMETRY_KIND,
+    gateway_sampling_percent,
+    gateway_telemetry_manifests,
+    sampling_warnings,
+    telemetry_manifests,
+    trace_start_sampling_percent,
+)
 
 
 class IstioTracing(pulumi.ComponentResource):
@@ -31,7 +45,13 @@ class IstioTracing(pulumi.ComponentResource):
     mesh_config: pulumi.Output[dict[str, Any]]
     """The mesh config this stack needs; merge it yourself when Istio is not installed here."""
     sampling_percent_by_namespace: pulumi.Output[dict[str, float]]
-    """Effective sampling per namespace; the root namespace carries the mesh-wide value."""
+    """Deprecated (use trace_start_sampling_percent and gateway_sampling_percent): the sampling
+    each namespace's own Telemetry sets, the root namespace carrying the mesh-wide value."""
+    trace_start_sampling_percent: pulumi.Output[dict[str, float]]
+    """Sampling of traces that start in each namespace (`*`: every namespace without an
+    override). Traffic entering through a gateway keeps the gateway's decision instead."""
+    gateway_sampling_percent: pulumi.Output[dict[str, float]]
+    """Sampling at each gateway (`namespace/label=value`): of every request entering there."""
     istio_installed: pulumi.Output[bool]
     """Whether this component installed Istio's control plane."""
 
@@ -91,26 +111,53 @@ class IstioTracing(pulumi.ComponentResource):
         telemetry_options = pulumi.ResourceOptions.merge(
             child_options(self, opts), pulumi.ResourceOptions(depends_on=control_plane)
         )
-        for namespace, manifest in manifests.items():
-            # Named by namespace, so adding or removing one override never renames another.
+        # Named by namespace (and a gateway's by its Telemetry's name too), so adding or removing
+        # one never renames another.
+        resource_names = {f"{name}-telemetry-{namespace}": m for namespace, m in manifests.items()}
+        for manifest in gateway_telemetry_manifests(tracing.provider_name, tracing.gateways):
+            resource_names[f"{name}-telemetry-{manifest['namespace']}-{manifest['name']}"] = (
+                manifest
+            )
+        for resource_name, manifest in resource_names.items():
             k8s.apiextensions.CustomResource(
-                f"{name}-telemetry-{namespace}",
+                resource_name,
                 api_version=TELEMETRY_API_VERSION,
                 kind=TELEMETRY_KIND,
                 metadata={"name": manifest["name"], "namespace": manifest["namespace"]},
                 spec=manifest["spec"],
                 opts=telemetry_options,
             )
+        production = config.environment == "prod"
+        for gateway in tracing.gateways:
+            if trusts_client_trace_context(gateway, production=production):
+                continue
+            manifest = client_trace_context_filter(gateway)
+            k8s.apiextensions.CustomResource(
+                f"{name}-envoyfilter-{manifest['namespace']}-{manifest['name']}",
+                api_version=ENVOY_FILTER_API_VERSION,
+                kind=ENVOY_FILTER_KIND,
+                metadata={"name": manifest["name"], "namespace": manifest["namespace"]},
+                spec=manifest["spec"],
+                opts=telemetry_options,
+            )
+        for warning in sampling_warnings(tracing, production=production):
+            pulumi.log.warn(warning, resource=self)
 
         self.provider_name = pulumi.Output.from_input(tracing.provider_name)
         self.mesh_config = pulumi.Output.from_input(mesh_config)
         self.sampling_percent_by_namespace = pulumi.Output.from_input(sampling)
+        self.trace_start_sampling_percent = pulumi.Output.from_input(
+            trace_start_sampling_percent(tracing, istio)
+        )
+        self.gateway_sampling_percent = pulumi.Output.from_input(gateway_sampling_percent(tracing))
         self.istio_installed = pulumi.Output.from_input(istio.install)
         self.register_outputs(
             {
                 "provider_name": self.provider_name,
                 "mesh_config": self.mesh_config,
                 "sampling_percent_by_namespace": self.sampling_percent_by_namespace,
+                "trace_start_sampling_percent": self.trace_start_sampling_percent,
+                "gateway_sampling_percent": self.gateway_sampling_percent,
                 "istio_installed": self.istio_installed,
             }
         )

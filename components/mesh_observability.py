@@ -40,7 +40,13 @@ class MeshObservability(pulumi.ComponentResource):
     mesh_config: pulumi.Output[dict[str, Any]]
     """The mesh config for tracing; merge it yourself when Istio is not installed here."""
     sampling_percent_by_namespace: pulumi.Output[dict[str, float]]
-    """Effective sampling per namespace; the Istio root namespace carries the mesh-wide value."""
+    """Deprecated (use trace_start_sampling_percent and gateway_sampling_percent): the sampling
+    each namespace's own Telemetry sets, the root namespace carrying the mesh-wide value."""
+    trace_start_sampling_percent: pulumi.Output[dict[str, float]]
+    """Sampling of traces that start in each namespace (`*`: every namespace without an
+    override). Traffic entering through a gateway keeps the gateway's decision instead."""
+    gateway_sampling_percent: pulumi.Output[dict[str, float]]
+    """Sampling at each gateway (`namespace/label=value`): of every request entering there."""
 
     def __init__(
         self,
@@ -134,6 +140,8 @@ class MeshObservability(pulumi.ComponentResource):
         self.prometheus_url = kiali.prometheus_url
         self.mesh_config = tracing.mesh_config
         self.sampling_percent_by_namespace = tracing.sampling_percent_by_namespace
+        self.trace_start_sampling_percent = tracing.trace_start_sampling_percent
+        self.gateway_sampling_percent = tracing.gateway_sampling_percent
         self.register_outputs(
             {
                 "kiali_url": self.kiali_url,
@@ -143,6 +151,8 @@ class MeshObservability(pulumi.ComponentResource):
                 "prometheus_url": self.prometheus_url,
                 "mesh_config": self.mesh_config,
                 "sampling_percent_by_namespace": self.sampling_percent_by_namespace,
+                "trace_start_sampling_percent": self.trace_start_sampling_percent,
+                "gateway_sampling_percent": self.gateway_sampling_percent,
             }
         )
 

@@ -71,6 +71,9 @@ def main() -> None:
     pulumi.export("otlp_endpoint", mesh.otlp_endpoint)
     pulumi.export("jaeger_query_url", mesh.jaeger_query_url)
     pulumi.export("prometheus_url", mesh.prometheus_url)
+    # Deprecated: kept for one release beside the two outputs that say what each number governs.
     pulumi.export("sampling_percent_by_namespace", mesh.sampling_percent_by_namespace)
+    pulumi.export("trace_start_sampling_percent", mesh.trace_start_sampling_percent)
+    pulumi.export("gateway_sampling_percent", mesh.gateway_sampling_percent)
     pulumi.export("istio_installed", settings.istio.install)
     pulumi.export("mesh_config", mesh.mesh_config)

@@ -18,6 +18,7 @@ from .parse import STACK_KEY_PREFIX, parse_component_args, parse_stack_config
 from .sections import (
     BadgerConfig,
     ChartsConfig,
+    GatewayConfig,
     ImagesConfig,
     IstioConfig,
     JaegerConfig,
@@ -54,6 +55,7 @@ __all__ = [
     "ConfigProblem",
     "Deferred",
     "Environment",
+    "GatewayConfig",
     "ImagesConfig",
     "IstioConfig",
     "IstioTracingComponentConfig",

@@ -29,6 +29,7 @@ _PROMETHEUS_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 _REGISTRY = re.compile(
     r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$"
 )
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _URL_PATH = re.compile(r"^/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?$")
 MAX_TEXT = 253
 
@@ -107,6 +108,28 @@ def _check_chart_source(value: str) -> str:
         raise fail("chart_source", "unsupported scheme {scheme}://", scheme=parts.scheme)
     if not value.strip() or not Path(value).is_dir():
         raise fail("chart_source", "no such directory")
+    return value
+
+
+def _check_label_key(value: str) -> str:
+    """`name` or `prefix/name`, as Kubernetes label keys are."""
+    prefix, _, name = value.rpartition("/")
+    if (prefix and (len(prefix) > MAX_TEXT or not _DNS_SUBDOMAIN.fullmatch(prefix))) or not (
+        _LABEL_NAME.fullmatch(name)
+    ):
+        raise fail("label_key", "not a valid label key")
+    return value
+
+
+def _check_label_value(value: str) -> str:
+    if value and not _LABEL_NAME.fullmatch(value):
+        raise fail("label_value", "not a valid label value")
+    return value
+
+
+def _check_selector(value: dict[str, str]) -> dict[str, str]:
+    if not value:
+        raise fail("selector_empty", "an empty selector would select every pod in the namespace")
     return value
 
 
@@ -194,6 +217,25 @@ ImageRegistry = Annotated[
     _pattern(_REGISTRY, "image_registry", "not a registry host with an optional path"),
     Allowed(
         "a registry host and optional path, such as registry.example.com:5000/mirror", "registry"
+    ),
+]
+LabelKey = Annotated[
+    str,
+    AfterValidator(_check_label_key),
+    Allowed(
+        "a label key: [prefix/]name, the name at most 63 letters, digits, '-', '_', '.'", "label"
+    ),
+]
+LabelValue = Annotated[
+    str,
+    AfterValidator(_check_label_value),
+    Allowed("a label value: at most 63 letters, digits, '-', '_', '.'", "label value"),
+]
+LabelSelector = Annotated[
+    dict[LabelKey, LabelValue],
+    AfterValidator(_check_selector),
+    Allowed(
+        "a non-empty map of label keys to label values, such as {istio: ingressgateway}", "selector"
     ),
 ]
 Credential = Annotated[

@@ -13,6 +13,7 @@ from .fields import (
     GoDuration,
     HttpUrl,
     ImageRegistry,
+    LabelSelector,
     NamespaceName,
     ObjectName,
     PrometheusDuration,
@@ -31,6 +32,26 @@ SEARCH_BACKENDS = ("elasticsearch", "opensearch")
 VOLATILE_STORAGE = ("memory", "badger")
 
 
+class GatewayConfig(StrictModel):
+    """An ingress gateway: where the sampling of traffic from outside the mesh is decided."""
+
+    namespace: NamespaceName = Field(description="Namespace the gateway's pods run in.")
+    selector: LabelSelector = Field(
+        default_factory=lambda: {"istio": "ingressgateway"},
+        description="Labels of the gateway's pods.",
+    )
+    sampling: SamplingPercent = Field(
+        description="Sampling percentage of requests entering the mesh through this gateway."
+    )
+    trust_client_trace_context: Optional[bool] = Field(
+        default=None,
+        description="Keep the trace context outside clients send (traceparent, b3, "
+        "x-client-trace-id, ...), and with it their power to force sampling past `sampling`. "
+        "Unset: false in prod (the gateway drops it and starts every trace itself), true "
+        "elsewhere.",
+    )
+
+
 class TracingConfig(StrictModel):
     """Sampling and the name of the mesh's tracing extension provider."""
 
@@ -46,6 +67,11 @@ class TracingConfig(StrictModel):
     provider_name: NamespaceName = Field(
         default="jaeger-otlp",
         description="Name of the OpenTelemetry extension provider in the mesh config.",
+    )
+    gateways: list[GatewayConfig] = Field(
+        default_factory=list,
+        description="Ingress gateways, each with the sampling of the requests entering through "
+        "it; each gets a Telemetry selecting its pods.",
     )
 
 

@@ -8,9 +8,9 @@ mistake reads the same whichever way it comes in.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Optional
+from typing import Any, Optional
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from ..specs.charts import (
     ISTIO_BASE_CHART,
@@ -120,6 +120,24 @@ class KialiComponentConfig(StrictModel):
     prometheus_url: WiredText = Field(description="URL of the Prometheus Kiali reads.")
 
 
+def _as_dicts(gateways: Any) -> list[dict[str, Any]]:
+    """Gateways as plain data, whether validated models or the raw mappings of a config whose
+    other fields are wrong."""
+    return [
+        gateway.model_dump() if isinstance(gateway, BaseModel) else dict(gateway)
+        for gateway in gateways or []
+    ]
+
+
+def _as_dicts(gateways: Any) -> list[dict[str, Any]]:
+    """Gateways as plain data, whether validated models or the raw mappings of a config whose
+    other fields are wrong."""
+    return [
+        gateway.model_dump() if isinstance(gateway, BaseModel) else dict(gateway)
+        for gateway in gateways or []
+    ]
+
+
 def sampling_percent_by_namespace(tracing: TracingConfig, istio: IstioConfig) -> dict[str, float]:
     """The sampling each namespace's own Telemetry sets: the root namespace carries the
     mesh-wide value."""
@@ -214,3 +232,33 @@ def _local_charts_are_there(given: RuleInput) -> Iterator[Violation]:
             "a directory holding every chart this configuration installs: "
             + ", ".join(chart.chart for chart in needed),
         )
+
+
+@rule(*_TELEMETRY_MODELS, reads=("tracing.gateways",))
+def _gateways_are_distinct(given: RuleInput) -> Iterator[Violation]:
+    from ..specs.telemetry import gateway_telemetry_name
+
+    seen: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+    names: dict[tuple[str, str], int] = {}
+    for index, gateway in enumerate(_as_dicts(given.get("tracing.gateways"))):
+        selector = gateway.get("selector") or {"istio": "ingressgateway"}
+        key = (gateway["namespace"], tuple(sorted(selector.items())))
+        if key in seen:
+            yield Violation(
+                f"tracing.gateways[{index}]",
+                gateway,
+                f"the same gateway as tracing.gateways[{seen[key]}] (same namespace and selector)",
+                "one entry per gateway",
+            )
+            continue
+        seen[key] = index
+        name = (gateway["namespace"], gateway_telemetry_name(selector))
+        if name in names:
+            yield Violation(
+                f"tracing.gateways[{index}].selector",
+                selector,
+                f"its Telemetry would be named {name[1]} in {name[0]}, like that of "
+                f"tracing.gateways[{names[name]}]",
+                "selector values that differ from the other gateway's in that namespace",
+            )
+        names[name] = index

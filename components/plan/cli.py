@@ -118,7 +118,9 @@ class _Project:
         return run
 
 
-def _plan(project: _Project, stack: str, say: Callable[[str], None]) -> dict[str, Any]:
+def _plan(
+    project: _Project, stack: str, say: Callable[[str], None], warn: Callable[[str], None]
+) -> dict[str, Any]:
     from .document import plan_document
     from .evaluate import evaluate_stack_file
 
@@ -132,6 +134,8 @@ def _plan(project: _Project, stack: str, say: Callable[[str], None]) -> dict[str
     if evaluation.error is not None:
         raise evaluation.error
     say(f"stack '{stack}': {len(evaluation.resources)} resources")
+    for warning in evaluation.warnings:
+        warn(f"stack '{stack}': {warning}")
     return plan_document(evaluation, project.name)
 
 
@@ -168,6 +172,10 @@ def run(
         if not arguments.quiet:
             stderr.write(f"mesh-tracing: {message}\n")
 
+    def warn(message: str) -> None:
+        # Shown whatever --quiet says: it is what `pulumi preview` would warn about.
+        stderr.write(f"mesh-tracing: warning: {message}\n")
+
     try:
         project = _Project(arguments.project_dir)
         # Everything the command reads or writes is checked before the evaluation, which takes
@@ -189,12 +197,12 @@ def run(
         return EXIT_USAGE
 
     try:
-        new = _plan(project, arguments.stack, say)
+        new = _plan(project, arguments.stack, say, warn)
         if not diffing:
             _write(renderers[output_format](new), arguments.output, stdout)
             return EXIT_OK
         if arguments.diff is not None:
-            old = _plan(project, arguments.diff, say)
+            old = _plan(project, arguments.diff, say, warn)
         diff = diff_plans(old, new)  # type: ignore[arg-type]
         _write(renderers[output_format](diff), arguments.output, stdout)
         return EXIT_CHANGES if diff.has_changes else EXIT_OK

@@ -72,13 +72,16 @@ def plan_document(evaluation: StackEvaluation, project: str) -> dict[str, Any]:
         (entry(resource) for resource in evaluation.resources),
         key=lambda item: (item["type"], item["name"]),
     )
-    return {
+    document = {
         "plan_format": PLAN_FORMAT_VERSION,
         "project": project,
         "stack": evaluation.stack,
         "resources": resources,
         "outputs": _sorted(evaluation.outputs),
     }
+    if evaluation.warnings:
+        document["warnings"] = list(evaluation.warnings)
+    return document
 
 
 # --- diffs ------------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ class StackEvaluation:
     outputs: dict[str, Any] = field(default_factory=dict)
     error: Optional[BaseException] = None
     """What the program raised, when it was evaluated with `raise_errors=False`."""
+    warnings: list[str] = field(default_factory=list)
+    """What the program warned about, as `pulumi preview` would show it, each once."""
 
     def of_type(self, type_token: str) -> list[PlannedResource]:
         return [resource for resource in self.resources if resource.type == type_token]
@@ -167,9 +169,11 @@ def evaluate(
     if run.error is not None:
         if raise_errors:
             raise run.error
-        return StackEvaluation(stack=stack, resources=resources, error=run.error)
+        return StackEvaluation(
+            stack=stack, resources=resources, error=run.error, warnings=run.warnings
+        )
     outputs = {key: _masked(value, secret=secret) for key, (value, secret) in run.outputs.items()}
-    return StackEvaluation(stack=stack, resources=resources, outputs=outputs)
+    return StackEvaluation(stack=stack, resources=resources, outputs=outputs, warnings=run.warnings)
 
 
 def _without_encrypted(value: Any) -> tuple[Any, bool]:

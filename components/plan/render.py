@@ -43,6 +43,7 @@ def plan_as_markdown(plan: dict[str, Any]) -> str:
         "| --- | --- |",
         *[f"| `{kind}` | {count} |" for kind, count in sorted(counts.items())],
         "",
+        *[f"> **Warning:** {warning}\n" for warning in plan.get("warnings", [])],
         "<details><summary>Full plan (YAML)</summary>",
         "",
         "```yaml",

@@ -6,6 +6,7 @@ Pinned SDK upgrades that move these internals break here and nowhere else.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,18 @@ class MockRun:
     outputs: dict[str, tuple[Any, bool]] = field(default_factory=dict)
     """Each stack output's value and whether it is secret."""
     error: Optional[BaseException] = None
+    warnings: list[str] = field(default_factory=list)
+    """What the program logged as warnings, in order, each once."""
+
+
+class _Warnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.WARNING and record.getMessage() not in self.messages:
+            self.messages.append(record.getMessage())
 
 
 def wire_secret(value: Any) -> tuple[bool, Any]:
@@ -110,13 +123,21 @@ def run_with_mocks(
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     engine = _Engine()
     monitor = _RecordingMonitor(engine)
-    pulumi.runtime.set_mocks(engine, project=project, stack=stack, preview=True, monitor=monitor)
+    warnings = _Warnings()
+    logger = logging.getLogger(f"mesh-tracing.plan.{id(warnings)}")
+    logger.propagate = False
+    logger.addHandler(warnings)
+    pulumi.runtime.set_mocks(
+        engine, project=project, stack=stack, preview=True, monitor=monitor, logger=logger
+    )
     root = pulumi.runtime.get_root_resource()
     try:
         _sync_await(run_pulumi_func(program))
     except Exception as error:
-        return MockRun(registrations=list(monitor.recorded), error=error)
-    run = MockRun(registrations=list(monitor.recorded))
+        return MockRun(
+            registrations=list(monitor.recorded), error=error, warnings=warnings.messages
+        )
+    run = MockRun(registrations=list(monitor.recorded), warnings=warnings.messages)
     for key, value in (root.outputs if root is not None else {}).items():
         output = pulumi.Output.from_input(value)
         run.outputs[key] = (_sync_await(output.future()), _sync_await(output.is_secret()))

@@ -90,14 +90,23 @@ def test_provider_points_at_jaegers_otlp_grpc_service(evaluation: StackEvaluatio
 
 
 def test_every_telemetry_sets_its_sampling_explicitly(evaluation: StackEvaluation) -> None:
-    expected = evaluation.outputs["sampling_percent_by_namespace"]
-    found = {}
+    trace_starts = dict(evaluation.outputs["trace_start_sampling_percent"])
+    root = trace_starts.pop("*", None)
+    expected_namespaces = {**({"istio-system": root} if root is not None else {}), **trace_starts}
+    namespaces, gateways = {}, {}
     for telemetry in telemetries(evaluation):
         (rule,) = telemetry["spec"]["tracing"]
-        assert "randomSamplingPercentage" in rule
-        assert "selector" not in telemetry["spec"]
-        found[telemetry["metadata"]["namespace"]] = rule["randomSamplingPercentage"]
-    assert found == pytest.approx(expected)
+        assert rule["providers"] == [{"name": "jaeger-otlp"}]
+        percent = rule["randomSamplingPercentage"]
+        selector = telemetry["spec"].get("selector")
+        if selector is None:
+            namespaces[telemetry["metadata"]["namespace"]] = percent
+        else:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(selector["matchLabels"].items()))
+            gateways[f"{telemetry['metadata']['namespace']}/{labels}"] = percent
+    assert namespaces == pytest.approx(expected_namespaces)
+    assert namespaces == pytest.approx(evaluation.outputs["sampling_percent_by_namespace"])
+    assert gateways == pytest.approx(evaluation.outputs["gateway_sampling_percent"])
 
 
 def test_no_legacy_sampling_beside_telemetry(evaluation: StackEvaluation) -> None:

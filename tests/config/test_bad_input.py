@@ -43,6 +43,10 @@ BASES = {
         },
     },
     "prometheus.url": {**BASE, "prometheus": {"install": False, "url": "http://p:9090"}},
+    "tracing.gateways[0]": {
+        **BASE,
+        "tracing": {"sampling": 1, "gateways": [{"namespace": "istio-ingress", "sampling": 1}]},
+    },
 }
 
 HUGE = "x" * 5000
@@ -61,6 +65,7 @@ BAD_VALUES: dict[str, list[Any]] = {
     "secret": [5, True, [], {}],
     "chart-source": ["", "/no/such/dir", "ftp://charts.example.com", "https://", "oci://", 5],
     "registry": ["", "https://registry.example.com", "Registry.Example.com", "reg.example.com/", 5],
+    "selector": ["", [], {}, 5, "istio=ingressgateway"],
     "choice": ["", "nope", 1, None],
     "names": ["observability", [1], ["Bad_Name"], [""]],
     "texts": ["openid", [1], [""]],
@@ -79,6 +84,7 @@ _KIND_BY_NOUN = {
     "secret": "secret",
     "chart source": "chart-source",
     "registry": "registry",
+    "selector": "selector",
 }
 
 
@@ -119,13 +125,18 @@ def _kind(path: str, typed: Any) -> str:
     raise AssertionError(f"no bad values for {path}: {annotation!r}")
 
 
+def _item_path(path: str, annotation: Any) -> str:
+    """A list of objects is addressed through its first item: `tracing.gateways[0]`."""
+    return f"{path}[0]" if get_origin(annotation) is list else path
+
+
 def _leaves(model: type, prefix: str = "") -> list[tuple[str, Any]]:
     found = []
     for name, field in model.model_fields.items():
         nested = nested_model(field.annotation)
         path = prefix + name
         if nested is not None and name != "namespaces":
-            found.extend(_leaves(nested, path + "."))
+            found.extend(_leaves(nested, _item_path(path, field.annotation) + "."))
         elif path != "environment":
             # pydantic moves a top-level Annotated's validators into the field's metadata.
             found.append((path, (field.annotation, field.metadata)))
@@ -137,7 +148,7 @@ def _objects(model: type, prefix: str = "") -> list[str]:
     for name, field in model.model_fields.items():
         nested = nested_model(field.annotation)
         if nested is not None and name != "namespaces":
-            paths.extend(_objects(nested, prefix + name + "."))
+            paths.extend(_objects(nested, _item_path(prefix + name, field.annotation) + "."))
     return paths
 
 
@@ -152,7 +163,10 @@ def _set(raw: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     *parents, leaf = path.split(".")
     node = raw
     for part in parents:
-        node = node.setdefault(part, {})
+        if part.endswith("[0]"):
+            node = node[part.removesuffix("[0]")][0]
+        else:
+            node = node.setdefault(part, {})
     node[leaf] = value
     return raw
 

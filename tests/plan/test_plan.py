@@ -115,12 +115,10 @@ def test_changed_sampling_is_exactly_that_path(project: Path) -> None:
         )[0]
         == EXIT_OK
     )
-    _edit(
-        project,
-        "prod",
-        "tracing",
-        {"sampling": 2, "namespaces": {"payments": 5, "batch-jobs": 0.1}},
-    )
+    tracing = yaml.safe_load((project / "stacks" / "Pulumi.prod.yaml").read_text())["config"][
+        "mesh-tracing:tracing"
+    ]
+    _edit(project, "prod", "tracing", {**tracing, "sampling": 2})
     code, out, _ = _run(
         "plan",
         "prod",
@@ -144,7 +142,8 @@ def test_changed_sampling_is_exactly_that_path(project: Path) -> None:
         }
     ]
     assert diff["outputs"] == [
-        {"path": "sampling_percent_by_namespace.istio-system", "old": 1, "new": 2}
+        {"path": "sampling_percent_by_namespace.istio-system", "old": 1, "new": 2},
+        {"path": "trace_start_sampling_percent.*", "old": 1, "new": 2},
     ]
 
 
