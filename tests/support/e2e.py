@@ -44,8 +44,13 @@ def toolchain_bin() -> tuple[Optional[Path], str]:
     bin_dir = Path(lines[-1]) if lines else None
     if result.returncode == 0 and bin_dir is not None and bin_dir.is_dir():
         return bin_dir, ""
-    said = " ".join((result.stderr or result.stdout).split())[:300]
-    return None, f"the toolchain is not built ({said}; scripts/toolchain builds it)"
+    missing = [
+        line.removeprefix("missing:").strip()
+        for line in (result.stdout + result.stderr).splitlines()
+        if line.startswith("missing:")
+    ]
+    said = "; ".join(missing) or " ".join(result.stderr.split())[-200:]
+    return None, f"the toolchain is not complete (missing {said}; scripts/toolchain builds it)"
 
 
 def charts_dir() -> tuple[Optional[Path], str]:
