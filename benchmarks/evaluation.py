@@ -39,7 +39,7 @@ evaluate("floor", {}, program=lambda: None)
 # first line runs.
 _SDK_FLOOR = """
 import pulumi_kubernetes.apiextensions, pulumi_kubernetes.core.v1, pulumi_kubernetes.helm.v3
-import pulumi_kubernetes.networking.v1, pulumi_kubernetes.policy.v1, pulumi_random
+import pulumi_kubernetes.networking.v1, pulumi_kubernetes.policy.v1
 from mesh_tracing.plan.evaluate import evaluate
 evaluate("floor", {}, program=lambda: None)
 """

@@ -4,7 +4,6 @@ from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from .args import KialiArgs
 from .config import KialiComponentConfig
@@ -15,9 +14,9 @@ from .specs.charts import KIALI_CHART
 from .specs.common import service_host
 from .specs.kiali import (
     OIDC_SECRET_KEY,
-    SIGNING_KEY_LENGTH,
     SIGNING_KEY_SECRET_KEY,
     kiali_values,
+    new_signing_key,
 )
 
 RELEASE_NAME = "kiali"
@@ -65,17 +64,19 @@ class Kiali(pulumi.ComponentResource):
         prometheus_url = wired(config.prometheus_url)
         child = child_options(self, opts)
 
-        # Generated once and kept in state: a key made by the chart would change on every render,
-        # restart Kiali and log everyone out on every `pulumi up`.
-        signing_key = random.RandomPassword(
-            f"{name}-signing-key", length=SIGNING_KEY_LENGTH, special=False, opts=child
-        )
+        # Generated once and kept: a key made by the chart would change on every render, restart
+        # Kiali and log everyone out on every `pulumi up`. Each run draws a fresh key, but the
+        # Secret ignores changes to it, so the first one stays in the cluster and in state; no
+        # random provider is needed (the Go module proxy serves none to build one from).
+        # Rotating it is `pulumi up --replace` of this Secret.
         signing_secret_name = f"{RELEASE_NAME}-signing-key"
         signing_secret = k8s.core.v1.Secret(
             f"{name}-signing-key",
             metadata={"name": signing_secret_name, "namespace": settings.namespace},
-            string_data={SIGNING_KEY_SECRET_KEY: signing_key.result},
-            opts=child,
+            string_data={SIGNING_KEY_SECRET_KEY: pulumi.Output.secret(new_signing_key())},
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(ignore_changes=["stringData"])
+            ),
         )
         dependencies: list[pulumi.Resource] = [signing_secret]
         oidc_secret_name = None

@@ -47,7 +47,7 @@ def plan_document(evaluation: StackEvaluation, project: str) -> dict[str, Any]:
     }
 
     def entry(resource: PlannedResource) -> dict[str, Any]:
-        options = {
+        options: dict[str, Any] = {
             name: True
             for name, enabled in (
                 ("protect", resource.protect),
@@ -55,6 +55,8 @@ def plan_document(evaluation: StackEvaluation, project: str) -> dict[str, Any]:
             )
             if enabled
         }
+        if resource.ignore_changes:
+            options["ignore_changes"] = sorted(resource.ignore_changes)
         document: dict[str, Any] = {
             "type": resource.type,
             "name": resource.name,

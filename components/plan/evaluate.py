@@ -36,6 +36,7 @@ class PlannedResource:
     inputs: dict[str, Any]
     protect: bool = False
     retain_on_delete: bool = False
+    ignore_changes: tuple[str, ...] = ()
     dependencies: tuple[str, ...] = ()
     provider: Optional[str] = None
 
@@ -161,6 +162,7 @@ def evaluate(
             inputs=_masked(registration.inputs),
             protect=registration.protect,
             retain_on_delete=registration.retain_on_delete,
+            ignore_changes=registration.ignore_changes,
             dependencies=registration.dependencies,
             provider=registration.provider,
         )

@@ -31,6 +31,7 @@ class Registration:
     inputs: dict[str, Any]
     protect: bool
     retain_on_delete: bool
+    ignore_changes: tuple[str, ...]
     dependencies: tuple[str, ...]
     provider: Optional[str]
 
@@ -63,8 +64,7 @@ def wire_secret(value: Any) -> tuple[bool, Any]:
 
 
 class _Engine(pulumi.runtime.Mocks):
-    """Answers registrations the way a fresh deployment would: state is the inputs, plus the
-    few outputs a provider computes that the program reads."""
+    """Answers registrations the way a fresh deployment would: state is the inputs."""
 
     def __init__(self) -> None:
         # The monitor calls new_resource synchronously on its own thread: a thread-local hands
@@ -73,11 +73,7 @@ class _Engine(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
         self.last_inputs.value = args.inputs
-        state = dict(args.inputs)
-        if args.typ == "random:index/randomPassword:RandomPassword":
-            # A placeholder of the requested length; the real value exists only in real state.
-            state["result"] = pulumi.Output.secret("x" * int(args.inputs.get("length", 16)))
-        return (f"{args.name}-id" if args.custom else None), state
+        return (f"{args.name}-id" if args.custom else None), dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list]]:
         return {}, None
@@ -102,6 +98,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     inputs=self.engine.last_inputs.value,
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
+                    ignore_changes=tuple(request.ignoreChanges),
                     dependencies=tuple(sorted(request.dependencies)),
                     provider=request.provider or None,
                 )

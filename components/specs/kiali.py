@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, Optional
 
 from ..config import KialiConfig
@@ -12,6 +13,12 @@ from .images import KIALI_IMAGE, mirrored
 OIDC_SECRET_KEY = "oidc-secret"
 SIGNING_KEY_SECRET_KEY = "signing-key"
 SIGNING_KEY_LENGTH = 32
+"""Kiali takes an AES key of 16, 24 or 32 bytes."""
+
+
+def new_signing_key() -> str:
+    """A fresh session signing key: 32 hexadecimal characters from the system's CSPRNG."""
+    return secrets.token_hex(SIGNING_KEY_LENGTH // 2)
 
 
 def kiali_values(
