@@ -77,6 +77,8 @@ def test_bring_up_command_explains_a_missing_pulumi_cli(tmp_path) -> None:
     )
     assert result.returncode == 3
     assert "the Pulumi CLI is not installed" in result.stderr
+    # ... and offers the way that needs nothing installed: the toolchain and a local cluster.
+    assert "scripts/up dev --local" in result.stderr
 
 
 def test_bring_up_command_lists_the_stacks_on_a_wrong_name() -> None:
