@@ -3,6 +3,7 @@
     mesh-tracing plan STACK                    the desired state of STACK (YAML)
     mesh-tracing plan STACK --diff OTHER       what changes going from stack OTHER to STACK
     mesh-tracing plan STACK --against FILE     what changes from a saved plan (the base branch's)
+    mesh-tracing doctor --jaeger-url URL       where traces break (its own exit codes: doctor -h)
 
 exit codes:
   0   no changes (or a plan written)
@@ -86,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the Pulumi project (default: the current directory)",
     )
     plan.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    from ..doctor.cli import add_parser as add_doctor_parser
+
+    add_doctor_parser(commands)
     return parser
 
 
@@ -157,6 +161,10 @@ def run(
     argv: Optional[Sequence[str]] = None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr
 ) -> int:
     arguments = _parser().parse_args(argv)
+    if arguments.command == "doctor":
+        from ..doctor.cli import run as run_doctor
+
+        return run_doctor(arguments, stdout, stderr)
     diffing = arguments.diff is not None or arguments.against is not None
     renderers = DIFF_RENDERERS if diffing else PLAN_RENDERERS
     allowed = list(renderers)
