@@ -66,7 +66,8 @@ class Kiali(pulumi.ComponentResource):
 
         # Generated once and kept: a key made by the chart would change on every render, restart
         # Kiali and log everyone out on every `pulumi up`. Each run draws a fresh key, but the
-        # Secret ignores changes to it, so the first one stays in the cluster and in state; no
+        # Secret ignores changes to it (`data` too: the provider turns stringData into data before
+        # diffing), so the first one stays in the cluster and in state; no
         # random provider is needed (the Go module proxy serves none to build one from).
         # Rotating it is `pulumi up --replace` of this Secret.
         signing_secret_name = f"{RELEASE_NAME}-signing-key"
@@ -75,7 +76,7 @@ class Kiali(pulumi.ComponentResource):
             metadata={"name": signing_secret_name, "namespace": settings.namespace},
             string_data={SIGNING_KEY_SECRET_KEY: pulumi.Output.secret(new_signing_key())},
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(ignore_changes=["stringData"])
+                child, pulumi.ResourceOptions(ignore_changes=["stringData", "data"])
             ),
         )
         dependencies: list[pulumi.Resource] = [signing_secret]

@@ -17,8 +17,13 @@ import yaml
 from support import NS, STACKS, evaluated, telemetries
 from support.e2e import Cli, Prerequisites, project_copy
 
-# Namespaces an app team owns: the stacks put Telemetry overrides there but never create them.
-APP_NAMESPACES = {"dev": (), "staging": ("checkout",), "prod": ("payments", "batch-jobs")}
+# Namespaces other teams own: the stacks put Telemetry there but never create them. Outside dev,
+# Istio itself (its root namespace, its ingress gateway's) is someone else's too.
+APP_NAMESPACES = {
+    "dev": (),
+    "staging": ("istio-system", "checkout"),
+    "prod": ("istio-system", "istio-ingress", "payments", "batch-jobs"),
+}
 TELEMETRY = "telemetries.telemetry.istio.io"
 
 
@@ -72,7 +77,7 @@ def _prepare(cli: Cli, e2e: Prerequisites, stack: str, project: Path) -> None:
 def _tear_down(cli: Cli, stack: str, project: Path) -> None:
     cli.pulumi("state", "unprotect", "--all", "--yes", cwd=project, check=False)
     cli.pulumi("destroy", "--yes", cwd=project, check=False)
-    namespaces = ["observability", "istio-system", *APP_NAMESPACES[stack]]
+    namespaces = sorted({"observability", "istio-system", *APP_NAMESPACES[stack]})
     cli.kubectl(
         "delete", "namespace", "--ignore-not-found", "--wait=true", *namespaces, check=False
     )

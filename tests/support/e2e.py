@@ -17,6 +17,8 @@ from . import PROJECT_DIR
 CHARTS_ENV = "MESH_TRACING_CHARTS"
 DEFAULT_CHARTS_DIR = Path.home() / ".cache" / "mesh-tracing" / "charts"
 NEEDED_CHARTS = ("jaeger", "kiali-server", "prometheus", "base", "istiod")
+# What `pulumi up` of our stacks on a local control plane runs.
+NEEDED_PROGRAMS = "pulumi,python-host,kubernetes-provider,etcd,kwok,kube"
 CLI_TIMEOUT_SECONDS = 900
 
 
@@ -35,7 +37,7 @@ def toolchain_bin() -> tuple[Optional[Path], str]:
     """The toolchain's bin directory when everything is built (`scripts/toolchain --check`,
     which never builds), else None and what it says is missing."""
     result = subprocess.run(
-        [str(PROJECT_DIR / "scripts" / "toolchain"), "--check"],
+        [str(PROJECT_DIR / "scripts" / "toolchain"), "--check", "--only", NEEDED_PROGRAMS],
         capture_output=True,
         text=True,
         timeout=120,
