@@ -227,9 +227,23 @@ def _problem(item: Any, model: type[BaseModel], prefix: str) -> ConfigProblem:
         key_type = field.annotation.__args__[0]
         return ConfigProblem(key, show(given), item["msg"], describe_type(key_type))
     reason = _REASONS.get(item["type"], item["msg"])
+    if prefix and item["type"] in ("float_type", "int_type") and _looks_numeric(given):
+        # `pulumi config set --path KEY 5.01` stores text unless told the type.
+        kind = "float" if item["type"] == "float_type" else "int"
+        reason += f" (this is text: pulumi config set --path '{key}' {given} --type {kind})"
     value = NOT_SET if item["type"] == "missing" else show(given)
     allowed = allowed_text(field) if field is not None else "see the configuration reference"
     return ConfigProblem(key, value, reason, allowed)
+
+
+def _looks_numeric(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _rule_problems(

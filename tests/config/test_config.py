@@ -427,3 +427,11 @@ def test_an_advertised_jaeger_url_needs_who_may_reach_it() -> None:
         assert _load(
             {"environment": "dev", "tracing": {"sampling": 1}, "jaeger": {**jaeger, **fix}}
         )
+
+
+def test_a_number_given_as_text_says_how_to_set_it_as_a_number() -> None:
+    (problem,) = _problems({"environment": "dev", "tracing": {"sampling": "5.01"}})
+    assert problem.reason == (
+        "must be a number (this is text: "
+        "pulumi config set --path 'mesh-tracing:tracing.sampling' 5.01 --type float)"
+    )

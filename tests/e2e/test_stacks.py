@@ -176,11 +176,12 @@ def test_a_sampling_above_the_cap_fails_before_anything_registers(deployed: Depl
     if deployed.stack != "prod":
         pytest.skip("the cap is production's")
     cli, project = deployed.cli, deployed.project
-    cli.pulumi("config", "set", "--path", f"{NS}tracing.sampling", "5.01", cwd=project)
+    sampling = f"{NS}tracing.sampling"
+    cli.pulumi("config", "set", "--path", sampling, "5.01", "--type", "float", cwd=project)
     try:
         preview = cli.pulumi("preview", "--policy-pack", "policy", cwd=project, check=False)
     finally:
-        cli.pulumi("config", "set", "--path", f"{NS}tracing.sampling", "1", cwd=project)
+        cli.pulumi("config", "set", "--path", sampling, "1", "--type", "int", cwd=project)
     assert preview.returncode != 0
     assert (
         f"{NS}tracing.sampling = 5.01: production stacks sample at most 5 percent"

@@ -45,6 +45,13 @@ def toolchain_bin() -> tuple[Optional[Path], str]:
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     bin_dir = Path(lines[-1]) if lines else None
     if result.returncode == 0 and bin_dir is not None and bin_dir.is_dir():
+        stand_in = bin_dir / "pulumi-language-python.stand-in"
+        if stand_in.exists():
+            return None, (
+                "the toolchain's pulumi-language-python is the stand-in the Go module proxy "
+                f"allows ({stand_in.read_text().strip()}); set MESH_TRACING_PYTHON_LANGUAGE_HOST "
+                "to a current host and run scripts/toolchain again"
+            )
         return bin_dir, ""
     missing = [
         line.removeprefix("missing:").strip()
