@@ -1,8 +1,9 @@
 """CrossGuard policies that keep production tracing safe, whatever program registered it.
 
 The checks are plain functions over a resource's type, name and inputs, so that they can be
-tested without a policy engine; the `pulumi_policy` objects at the bottom wrap them. This module
-deliberately does not import mesh_tracing: it has to judge stacks that do not use our components.
+tested without a policy engine; `pack.py` wraps them in `pulumi_policy` objects. The sampling
+knobs themselves live in `sampling_knobs`. This module deliberately does not import mesh_tracing:
+it has to judge stacks that do not use our components.
 """
 
 from __future__ import annotations
@@ -12,21 +13,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import yaml
-
 from mesh_tracing_production import (
     DEFAULT_PRODUCTION_STACK_PATTERNS,
     PRODUCTION_SAMPLING_CAP_PERCENT,
+    named_like_production,
 )
 from mesh_tracing_production import is_production as _is_production
+from sampling_knobs import (
+    Finding,
+    chart_name,
+    kinds,
+    number,
+    parse_documents,
+    plain,
+    sampling_findings,
+)
 
 DEFAULT_SAMPLING_CAP_PERCENT = PRODUCTION_SAMPLING_CAP_PERCENT
 ENVIRONMENT_CONFIG_KEY = "mesh-tracing:environment"
 
-TELEMETRY_TYPES = (
-    "kubernetes:telemetry.istio.io/v1:Telemetry",
-    "kubernetes:telemetry.istio.io/v1alpha1:Telemetry",
-)
 HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
 ISTIO_OPERATOR_TYPE = "kubernetes:install.istio.io/v1alpha1:IstioOperator"
 CONFIG_MAP_TYPE = "kubernetes:core/v1:ConfigMap"
@@ -34,6 +39,30 @@ KIALI_CR_TYPE = "kubernetes:kiali.io/v1alpha1:Kiali"
 JAEGER_CR_TYPE = "kubernetes:jaegertracing.io/v1:Jaeger"
 MESH_TRACING_ISTIO_TYPE = "mesh-tracing:index:IstioTracing"
 VOLATILE_JAEGER_STORAGE = ("memory", "badger")
+ISTIOD_CHARTS = ("istiod", "istio-discovery")
+
+__all__ = [
+    "DEFAULT_PRODUCTION_STACK_PATTERNS",
+    "DEFAULT_SAMPLING_CAP_PERCENT",
+    "ENVIRONMENT_CONFIG_KEY",
+    "Finding",
+    "PolicySettings",
+    "StackResource",
+    "chart_name",
+    "declared_mesh_config",
+    "is_production",
+    "is_telemetry",
+    "jaeger_storage_violations",
+    "kiali_auth_violations",
+    "legacy_sampling_findings",
+    "legacy_sampling_violations",
+    "missing_provider_violations",
+    "number",
+    "parse_documents",
+    "plain",
+    "telemetry_findings",
+    "telemetry_violations",
+]
 
 
 # --- what counts as production -------------------------------------------------------------
@@ -46,33 +75,35 @@ class PolicySettings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> PolicySettings:
-        """Policy config as the engine passes it; unset keys keep their defaults."""
-        cap = config.get("maxSamplingPercent", DEFAULT_SAMPLING_CAP_PERCENT)
-        patterns = config.get("productionStackPatterns", DEFAULT_PRODUCTION_STACK_PATTERNS)
-        return cls(sampling_cap_percent=float(cap), production_stack_patterns=tuple(patterns))
+        """Policy config as the engine passes it; unset keys keep their defaults.
+
+        Config can only tighten: `maxSamplingPercent` may lower the cap, never raise it above
+        the production cap (the cap is the promise; a value that is no number keeps the
+        default), and `productionStackPatterns` add to the default patterns, never replace them.
+        """
+        requested = number(config.get("maxSamplingPercent", DEFAULT_SAMPLING_CAP_PERCENT))
+        cap = DEFAULT_SAMPLING_CAP_PERCENT
+        if requested is not None and not math.isnan(requested) and requested >= 0:
+            cap = min(requested, DEFAULT_SAMPLING_CAP_PERCENT)
+        patterns = config.get("productionStackPatterns") or ()
+        extra = tuple(str(p) for p in patterns if str(p) not in DEFAULT_PRODUCTION_STACK_PATTERNS)
+        return cls(
+            sampling_cap_percent=cap,
+            production_stack_patterns=DEFAULT_PRODUCTION_STACK_PATTERNS + extra,
+        )
 
 
 def is_production(stack: str, environment: Optional[str], settings: PolicySettings) -> bool:
-    """Production by the stack's own declaration or by its name, as the config models judge it."""
-    return _is_production(stack, environment, settings.production_stack_patterns)
+    """Production by the stack's own declaration or by its name, as the config models judge it;
+    the pack also takes an environment named like production (`Prod`, `production`) as one."""
+    patterns = settings.production_stack_patterns
+    return _is_production(stack, environment, patterns) or (
+        isinstance(environment, str) and named_like_production(environment, patterns)
+    )
 
 
 def describe(resource_type: str, name: str) -> str:
     return f"{resource_type.rsplit(':', 1)[-1]} '{name}' ({resource_type})"
-
-
-def _number(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            return None
-    return float(value)
-
-
-def _above(value: Any, cap: float) -> bool:
-    number = _number(value)
-    return number is None or math.isnan(number) or number > cap
 
 
 def _get(mapping: Any, *path: str) -> Any:
@@ -84,96 +115,61 @@ def _get(mapping: Any, *path: str) -> Any:
     return node
 
 
-def chart_name(chart: Any) -> str:
-    """`istiod`, `istio/istiod`, `oci://host/charts/istiod` and `.../istiod-1.31.1.tgz` all name
-    the istiod chart."""
-    last = str(chart or "").rstrip("/").rsplit("/", 1)[-1]
-    if last.endswith(".tgz"):
-        stem = last[: -len(".tgz")]
-        name, _, version = stem.rpartition("-")
-        if name and version[:1].isdigit():
-            return name
-        return stem
-    return last
+# --- sampling: every knob is in sampling_knobs; here they are split between the two policies --
 
 
-# --- resource checks ------------------------------------------------------------------------
+def is_telemetry(resource_type: str, props: Mapping[str, Any]) -> bool:
+    """A Telemetry of any API version, a TelemetryPatch, or a generic resource whose inputs say
+    it is one: these are judged by `telemetry-sampling-cap`, every other knob by
+    `istio-legacy-sampling-cap`."""
+    return "Telemetry" in kinds(resource_type, props)
+
+
+def telemetry_findings(resource_type: str, props: Mapping[str, Any], cap: float) -> list[Finding]:
+    return (
+        sampling_findings(resource_type, props, cap) if is_telemetry(resource_type, props) else []
+    )
+
+
+def legacy_sampling_findings(
+    resource_type: str, props: Mapping[str, Any], cap: float
+) -> list[Finding]:
+    if is_telemetry(resource_type, props):
+        return []
+    return sampling_findings(resource_type, props, cap)
+
+
+def _messages(resource_type: str, name: str, findings: Iterable[Finding]) -> list[str]:
+    return [f"{describe(resource_type, name)}: {finding.message}" for finding in findings]
 
 
 def telemetry_violations(
     resource_type: str, name: str, props: Mapping[str, Any], cap: float
 ) -> list[str]:
     """Every tracing rule of a production Telemetry sets a sampling percentage within the cap."""
-    if resource_type not in TELEMETRY_TYPES:
-        return []
-    rules = _get(props, "spec", "tracing") or []
-    problems = []
-    for index, rule in enumerate(rules):
-        path = f"spec.tracing[{index}].randomSamplingPercentage"
-        value = rule.get("randomSamplingPercentage") if isinstance(rule, Mapping) else None
-        if value is None:
-            problems.append(
-                f"{describe(resource_type, name)}: {path} is missing; Istio would fall back to "
-                f"settings this pack cannot see. Set it explicitly, at most {cap:g}."
-            )
-        elif _above(value, cap):
-            problems.append(
-                f"{describe(resource_type, name)}: {path} = {value} is above the production cap "
-                f"of {cap:g} percent."
-            )
-    return problems
-
-
-def declared_mesh_config(resource_type: str, props: Mapping[str, Any]) -> Optional[tuple[str, Any]]:
-    """(field path prefix, mesh config) where a resource declares Istio's mesh config: istiod's
-    chart values, an IstioOperator or the `istio` ConfigMap (YAML in `data.mesh`)."""
-    if resource_type in HELM_TYPES and chart_name(props.get("chart")) == "istiod":
-        return "values.meshConfig.", _get(props, "values", "meshConfig")
-    if resource_type == ISTIO_OPERATOR_TYPE:
-        return "spec.meshConfig.", _get(props, "spec", "meshConfig")
-    if resource_type == CONFIG_MAP_TYPE and isinstance(_get(props, "data", "mesh"), str):
-        try:
-            return "data.mesh: ", yaml.safe_load(props["data"]["mesh"])
-        except yaml.YAMLError:
-            return None
-    return None
-
-
-def _legacy_sampling_paths(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """(field path, value) of every legacy sampling setting visible in the resource's inputs."""
-    found: list[tuple[str, Any]] = []
-    if resource_type in HELM_TYPES and chart_name(props.get("chart")) == "istiod":
-        for path in (("traceSampling",), ("pilot", "traceSampling")):
-            found.append(("values." + ".".join(path), _get(props.get("values"), *path)))
-    elif resource_type == ISTIO_OPERATOR_TYPE:
-        found.append(
-            (
-                "spec.values.pilot.traceSampling",
-                _get(props, "spec", "values", "pilot", "traceSampling"),
-            )
-        )
-    declared = declared_mesh_config(resource_type, props)
-    if declared is not None:
-        prefix, mesh = declared
-        found.append(
-            (
-                f"{prefix}defaultConfig.tracing.sampling",
-                _get(mesh, "defaultConfig", "tracing", "sampling"),
-            )
-        )
-    return [(path, value) for path, value in found if value is not None]
+    return _messages(resource_type, name, telemetry_findings(resource_type, props, cap))
 
 
 def legacy_sampling_violations(
     resource_type: str, name: str, props: Mapping[str, Any], cap: float
 ) -> list[str]:
-    """istiod's trace sampling value and the mesh config's proxy default stay within the cap."""
-    return [
-        f"{describe(resource_type, name)}: {path} = {value} is above the production cap of "
-        f"{cap:g} percent."
-        for path, value in _legacy_sampling_paths(resource_type, props)
-        if _above(value, cap)
-    ]
+    """Every other resource that can set Istio's trace sampling: istiod's chart values and
+    environment, profiles, mesh configs, ProxyConfig annotations, EnvoyFilters, ..."""
+    return _messages(resource_type, name, legacy_sampling_findings(resource_type, props, cap))
+
+
+def declared_mesh_config(resource_type: str, props: Mapping[str, Any]) -> Optional[tuple[str, Any]]:
+    """(field path prefix, mesh config) where a resource declares Istio's mesh config: istiod's
+    chart values, an IstioOperator or the `istio` ConfigMap (YAML in `data.mesh`)."""
+    if resource_type in HELM_TYPES and chart_name(props.get("chart")) in ISTIOD_CHARTS:
+        return "values.meshConfig.", _get(props, "values", "meshConfig")
+    if resource_type == ISTIO_OPERATOR_TYPE:
+        return "spec.meshConfig.", _get(props, "spec", "meshConfig")
+    if resource_type == CONFIG_MAP_TYPE and isinstance(_get(props, "data", "mesh"), str):
+        documents = parse_documents(props["data"]["mesh"])
+        if documents:
+            return "data.mesh: ", plain(documents[0])
+    return None
 
 
 def kiali_auth_violations(resource_type: str, name: str, props: Mapping[str, Any]) -> list[str]:
@@ -262,7 +258,7 @@ def missing_provider_violations(resources: Sequence[StackResource]) -> list[tupl
             defaults.extend(_get(mesh, "defaultProviders", "tracing") or [])
     problems = []
     for resource in resources:
-        if resource.resource_type not in TELEMETRY_TYPES:
+        if not is_telemetry(resource.resource_type, resource.props):
             continue
         for index, rule in enumerate(_get(resource.props, "spec", "tracing") or []):
             named = [p.get("name") for p in (rule.get("providers") or []) if isinstance(p, Mapping)]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tracing_policies import (
     PolicySettings,
@@ -14,6 +18,9 @@ from tracing_policies import (
     kiali_auth_violations,
     legacy_sampling_violations,
     missing_provider_violations,
+    number,
+    parse_documents,
+    plain,
     telemetry_violations,
 )
 
@@ -56,7 +63,14 @@ def test_missing_percentage_is_a_violation() -> None:
 
 def test_telemetry_without_tracing_is_not_judged() -> None:
     assert telemetry_violations(V1, "metrics-only", {"spec": {"metrics": []}}, 5) == []
-    assert telemetry_violations("kubernetes:core/v1:ConfigMap", "x", _telemetry(90), 5) == []
+    config_map = {"kind": "ConfigMap", "data": {"spec": "tracing"}}
+    assert telemetry_violations("kubernetes:core/v1:ConfigMap", "x", config_map, 5) == []
+
+
+def test_inputs_that_say_telemetry_are_judged_as_one_whatever_the_type_token() -> None:
+    (message,) = telemetry_violations("kubernetes:core/v1:ConfigMap", "x", _telemetry(90), 5)
+    assert "spec.tracing[0].randomSamplingPercentage = 90" in message
+    assert legacy_sampling_violations("kubernetes:core/v1:ConfigMap", "x", _telemetry(90), 5) == []
 
 
 def test_configured_cap_is_used() -> None:
@@ -91,8 +105,10 @@ def test_istiod_legacy_sampling_within_cap_or_unset() -> None:
     assert legacy_sampling_violations(RELEASE, "istiod", {"chart": "istiod", "values": {}}, 5) == []
     props = {"chart": "istiod", "values": {"traceSampling": 5, "pilot": {"traceSampling": 1}}}
     assert legacy_sampling_violations(RELEASE, "istiod", props, 5) == []
+    # A chart of another name is no proof of anything: its sampling values are judged too.
     other_chart = {"chart": "my-istiod-wrapper", "values": {"traceSampling": 90}}
-    assert legacy_sampling_violations(RELEASE, "x", other_chart, 5) == []
+    (message,) = legacy_sampling_violations(RELEASE, "x", other_chart, 5)
+    assert "values.traceSampling = 90" in message
 
 
 def test_mesh_configmap_and_istio_operator_legacy_sampling() -> None:
@@ -164,6 +180,9 @@ def test_jaeger_search_storage_is_accepted() -> None:
         ("https://example.com/charts/istiod-1.31.1.tgz", "istiod"),
         ("kiali-server", "kiali-server"),
         ("./charts/jaeger/", "jaeger"),
+        ("oci://registry.example.com/charts/istiod:1.31.1", "istiod"),
+        ("https://example.com/download/istiod-1.31.1.tgz?raw=true", "istiod"),
+        ("/istio/manifests/charts/istio-control/istio-discovery", "istio-discovery"),
     ],
 )
 def test_chart_names(chart: str, name: str) -> None:
@@ -193,8 +212,24 @@ def test_production_patterns_are_configurable() -> None:
         {"productionStackPatterns": ["live-*"], "maxSamplingPercent": 1}
     )
     assert is_production("live-eu", None, settings)
-    assert not is_production("prod", None, settings)
+    assert is_production("LIVE-us", None, settings)
+    # Configured patterns add to the defaults: config cannot take a production stack out.
+    assert is_production("prod", None, settings)
     assert settings.sampling_cap_percent == 1
+
+
+@pytest.mark.parametrize(
+    ("configured", "cap"),
+    [(100, 5), (5.5, 5), (5, 5), (1, 1), (0, 0), ("2", 2), ("lots", 5), (-1, 5), (None, 5)],
+)
+def test_config_lowers_the_cap_and_never_raises_it(configured: object, cap: float) -> None:
+    settings = PolicySettings.from_config({"maxSamplingPercent": configured})
+    assert settings.sampling_cap_percent == cap
+
+
+@pytest.mark.parametrize("environment", ["prod", "PROD", "Production", "production-eu"])
+def test_an_environment_named_like_production_is_production(environment: str) -> None:
+    assert is_production("eu-main", environment, PolicySettings())
 
 
 def _stack(*resources: tuple[str, str, dict]) -> list[StackResource]:
@@ -251,3 +286,84 @@ def test_declared_mesh_config_of_the_component_counts() -> None:
         ("mesh-tracing:index:IstioTracing", "mesh-istio", component), (V1, "mesh", _telemetry(1))
     )
     assert missing_provider_violations(resources) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: 1", [{"a": "1"}]),
+        ("a: 1\n---\nb: 2\n", [{"a": "1"}, {"b": "2"}]),
+        ("a: !custom 7", [{"a": "7"}]),
+        ('{"a": {"b": 1}}', [{"a": {"b": 1}}]),
+        ("a: [unclosed", None),
+        ("{{ .Values.x }}\n  b: [", None),
+    ],
+)
+def test_text_is_read_with_every_document_and_any_tag(text: str, expected: object) -> None:
+    documents = parse_documents(text)
+    assert (None if documents is None else [plain(d) for d in documents]) == expected
+
+
+@pytest.mark.parametrize("text", ['{"a": 1, "a": 2}', "a: 1\na: 2\n"])
+def test_duplicate_keys_are_all_kept(text: str) -> None:
+    (document,) = parse_documents(text)
+    assert [value for _, value in document.items()] in ([1, 2], ["1", "2"])
+
+
+def test_a_billion_laughs_is_refused_not_expanded() -> None:
+    lol = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in "bcdefghij":
+        previous = chr(ord(level) - 1)
+        lol += f"{level}: &{level} [" + ", ".join([f"*{previous}"] * 10) + "]\n"
+    assert parse_documents(lol) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (5, 5.0),
+        ("5", 5.0),
+        (" 1e2 ", 100.0),
+        ("0x64", 100.0),
+        ("1_000", 1000.0),
+        (True, None),
+        ("5%", None),
+        ("1:40", None),
+        ({"value": 1}, None),
+    ],
+)
+def test_numbers_as_istio_reads_them(value: object, expected: float | None) -> None:
+    assert number(value) == expected
+
+
+def _knob(kind: str, value: object) -> tuple[str, dict]:
+    """One sampling value, set through one knob."""
+    mesh = {"defaultConfig": {"tracing": {"sampling": value}}}
+    if kind == "telemetry":
+        return V1, _telemetry(value)  # type: ignore[arg-type]
+    if kind == "mesh-text":
+        return "kubernetes:core/v1:ConfigMap", {"data": {"mesh": yaml.safe_dump(mesh)}}
+    if kind == "annotation":
+        config = yaml.safe_dump(mesh["defaultConfig"])
+        pod = {"metadata": {"annotations": {"proxy.istio.io/config": config}}}
+        return "kubernetes:apps/v1:Deployment", {"spec": {"template": pod}}
+    if kind == "env":
+        env = [{"name": "PILOT_TRACE_SAMPLING", "value": str(value)}]
+        return "kubernetes:apps/v1:DeploymentPatch", {"spec": {"containers": [{"env": env}]}}
+    return RELEASE, {"chart": "istiod", "values": {"traceSampling": value}}
+
+
+@given(
+    value=st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**6), 10**6),
+    kind=st.sampled_from(["telemetry", "mesh-text", "annotation", "env", "helm"]),
+    cap=st.sampled_from([0.0, 0.5, 1.0, 5.0]),
+)
+def test_a_sampling_value_is_refused_exactly_when_it_is_not_provably_within_the_cap(
+    value: float, kind: str, cap: float
+) -> None:
+    resource_type, props = _knob(kind, value)
+    found = telemetry_violations(resource_type, "r", props, cap) + legacy_sampling_violations(
+        resource_type, "r", props, cap
+    )
+    provable = math.isfinite(value) and value <= cap
+    assert (found == []) is provable, found

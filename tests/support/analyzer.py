@@ -76,13 +76,14 @@ class Analyzer:
 
 @contextmanager
 def running_pack(
-    stack: str, config: Optional[Mapping[str, Any]] = None, project: str = "mesh-tracing"
+    stack: Optional[str], config: Optional[Mapping[str, Any]] = None, project: str = "mesh-tracing"
 ) -> Iterator[Analyzer]:
-    """Start `policy/__main__.py` with the environment the engine gives an analyzer plugin."""
+    """Start `policy/__main__.py` with the environment the engine gives an analyzer plugin
+    (`stack` None: a host that does not name the stack)."""
     environment = {
         **os.environ,
         "PULUMI_PROJECT": project,
-        "PULUMI_STACK": stack,
+        **({"PULUMI_STACK": stack} if stack is not None else {}),
         "PULUMI_DRY_RUN": "true",
         "PULUMI_CONFIG": json.dumps(
             {
