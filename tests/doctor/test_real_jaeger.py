@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from doctor.envoy_spans import GATEWAY, Emitter, Workload, request
 from doctor.servers import JAEGER_MISSING, Jaeger, jaeger_binary, run_jaeger
-
 from mesh_tracing.plan import cli
 
 BINARY = jaeger_binary()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pytest
+
 from doctor.envoy_spans import GATEWAY, Emitter, Workload, request
 from doctor.servers import (
     JAEGER_MISSING,
@@ -29,7 +30,6 @@ from doctor.servers import (
     run_prometheus,
     serve_metrics,
 )
-
 from mesh_tracing.plan import cli
 
 JAEGER = jaeger_binary()
