@@ -55,7 +55,7 @@ def test_python_consumer_evaluates_with_two_components() -> None:
         "name": "shop-jaeger",
         "opentelemetry": {"service": "jaeger.shop-tracing.svc.cluster.local", "port": 4317},
     }
-    assert result.outputs["sampling_percent_by_namespace"] == {"shop": 100, "cart": 50}
+    assert result.outputs["trace_start_sampling_percent"] == {"shop": 100, "cart": 50}
 
 
 def test_python_consumer_runs_from_a_fresh_install_of_the_package(tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_python_consumer_runs_from_a_fresh_install_of_the_package(tmp_path: Path
     assert report["outputs"] == [
         "jaeger_ui_url",
         "mesh_config_to_merge",
-        "sampling_percent_by_namespace",
+        "trace_start_sampling_percent",
     ]
 
 
