@@ -4,7 +4,7 @@ config, and the validated values handed back to Pulumi resources."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Generic, Optional, TypeVar
 
 import pulumi
 from pydantic import BaseModel, SecretStr
@@ -12,6 +12,7 @@ from pydantic import BaseModel, SecretStr
 from .config import Deferred, parse_component_args
 
 Model = TypeVar("Model", bound=BaseModel)
+Component = TypeVar("Component", bound="BuiltFromConfig[Any]")
 
 
 def _deferred(value: Any) -> Any:
@@ -39,3 +40,25 @@ def secret_output(credential: Any) -> pulumi.Output[str]:
     if isinstance(credential, SecretStr):
         return pulumi.Output.secret(credential.get_secret_value())
     return pulumi.Output.secret(wired(credential))
+
+
+class BuiltFromConfig(Generic[Model]):
+    """A component's second way in: built from configuration a parent component has already
+    validated, so nothing is checked twice. The component's `__init__` parses its args (the
+    edge other languages use) and both ways end in its `_create`."""
+
+    def _create(
+        self, name: str, config: Model, opts: Optional[pulumi.ResourceOptions]
+    ) -> None:  # pragma: no cover - each component defines it
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(
+        cls: type[Component],
+        name: str,
+        config: Model,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> Component:
+        component = cls.__new__(cls)
+        component._create(name, config, opts)
+        return component

@@ -8,7 +8,7 @@ import pulumi_kubernetes as k8s
 from .args import IstioTracingArgs
 from .config import IstioTracingComponentConfig, sampling_percent_by_namespace
 from .helm import pinned_release
-from .inputs import parse_args, wired
+from .inputs import BuiltFromConfig, parse_args, wired
 from .options import child_options
 from .specs.gateways import (
     ENVOY_FILTER_API_VERSION,
@@ -34,7 +34,7 @@ from .specs.telemetry import (
 )
 
 
-class IstioTracing(pulumi.ComponentResource):
+class IstioTracing(BuiltFromConfig[IstioTracingComponentConfig], pulumi.ComponentResource):
     """Istio's OpenTelemetry tracing provider pointed at an OTLP gRPC service, and one
     `telemetry.istio.io/v1` Telemetry per namespace with its sampling percentage set explicitly.
     Installs Istio's base and istiod charts with that mesh config when `istio.install` is true;
@@ -62,18 +62,6 @@ class IstioTracing(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         self._create(name, parse_args(name, IstioTracingComponentConfig, args), opts)
-
-    @classmethod
-    def from_config(
-        cls,
-        name: str,
-        config: IstioTracingComponentConfig,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> "IstioTracing":
-        """Istio tracing from configuration a parent component has already validated."""
-        component = cls.__new__(cls)
-        component._create(name, config, opts)
-        return component
 
     def _create(
         self,

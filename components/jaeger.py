@@ -8,7 +8,7 @@ import pulumi_kubernetes as k8s
 from .args import JaegerArgs
 from .config import JaegerComponentConfig, JaegerConfig
 from .helm import pinned_release
-from .inputs import parse_args, secret_output
+from .inputs import BuiltFromConfig, parse_args, secret_output
 from .options import child_options
 from .specs.charts import JAEGER_CHART
 from .specs.jaeger import (
@@ -23,7 +23,7 @@ from .specs.jaeger import (
 RELEASE_NAME = "jaeger"
 
 
-class Jaeger(pulumi.ComponentResource):
+class Jaeger(BuiltFromConfig[JaegerComponentConfig], pulumi.ComponentResource):
     """Jaeger v2 (the upstream `jaeger` chart) with memory, badger or Elasticsearch/OpenSearch
     storage, kept out of the mesh, taking OTLP on 4317 and queries on 16686 (HTTP) and 16685
     (gRPC)."""
@@ -48,18 +48,6 @@ class Jaeger(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         self._create(name, parse_args(name, JaegerComponentConfig, args), opts)
-
-    @classmethod
-    def from_config(
-        cls,
-        name: str,
-        config: JaegerComponentConfig,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> "Jaeger":
-        """A Jaeger from configuration a parent component has already validated."""
-        component = cls.__new__(cls)
-        component._create(name, config, opts)
-        return component
 
     def _create(
         self, name: str, config: JaegerComponentConfig, opts: Optional[pulumi.ResourceOptions]

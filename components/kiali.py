@@ -8,7 +8,7 @@ import pulumi_kubernetes as k8s
 from .args import KialiArgs
 from .config import KialiComponentConfig
 from .helm import pinned_release
-from .inputs import parse_args, secret_output, wired
+from .inputs import BuiltFromConfig, parse_args, secret_output, wired
 from .options import child_options
 from .specs.charts import KIALI_CHART
 from .specs.common import service_host
@@ -24,7 +24,7 @@ KIALI_PORT = 20001
 KIALI_WEB_ROOT = "/kiali"
 
 
-class Kiali(pulumi.ComponentResource):
+class Kiali(BuiltFromConfig[KialiComponentConfig], pulumi.ComponentResource):
     """Kiali (the upstream `kiali-server` chart) with tracing through Jaeger and metrics from
     Prometheus; anonymous access only in dev, a stable session signing key kept in a Secret."""
 
@@ -42,18 +42,6 @@ class Kiali(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         self._create(name, parse_args(name, KialiComponentConfig, args), opts)
-
-    @classmethod
-    def from_config(
-        cls,
-        name: str,
-        config: KialiComponentConfig,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> "Kiali":
-        """A Kiali from configuration a parent component has already validated."""
-        component = cls.__new__(cls)
-        component._create(name, config, opts)
-        return component
 
     def _create(
         self, name: str, config: KialiComponentConfig, opts: Optional[pulumi.ResourceOptions]

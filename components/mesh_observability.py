@@ -14,7 +14,7 @@ from .config import (
     PrometheusComponentConfig,
     StackConfig,
 )
-from .inputs import parse_args
+from .inputs import BuiltFromConfig, parse_args
 from .istio_tracing import IstioTracing
 from .jaeger import Jaeger
 from .kiali import Kiali
@@ -22,7 +22,7 @@ from .options import child_options
 from .prometheus import Prometheus
 
 
-class MeshObservability(pulumi.ComponentResource):
+class MeshObservability(BuiltFromConfig[StackConfig], pulumi.ComponentResource):
     """Distributed tracing for an Istio mesh: a Jaeger v2 backend, the mesh's OpenTelemetry
     tracing provider pointed at it, Telemetry sampling mesh-wide and per namespace, and Kiali
     reading traces from that Jaeger and metrics from Prometheus."""
@@ -57,18 +57,6 @@ class MeshObservability(pulumi.ComponentResource):
         # The whole configuration is validated at once, so that cross-section rules (a namespace
         # override of the root namespace, say) hold for components used together as well.
         self._create(name, parse_args(name, StackConfig, args), opts)
-
-    @classmethod
-    def from_config(
-        cls,
-        name: str,
-        config: StackConfig,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> "MeshObservability":
-        """The mesh's tracing from a stack's configuration, already validated."""
-        component = cls.__new__(cls)
-        component._create(name, config, opts)
-        return component
 
     def _create(
         self, name: str, settings: StackConfig, opts: Optional[pulumi.ResourceOptions]

@@ -7,7 +7,7 @@ import pulumi
 from .args import PrometheusArgs
 from .config import PrometheusComponentConfig
 from .helm import pinned_release
-from .inputs import parse_args
+from .inputs import BuiltFromConfig, parse_args
 from .options import child_options
 from .specs.charts import PROMETHEUS_CHART
 from .specs.prometheus import prometheus_server_url, prometheus_values
@@ -15,7 +15,7 @@ from .specs.prometheus import prometheus_server_url, prometheus_values
 RELEASE_NAME = "prometheus"
 
 
-class Prometheus(pulumi.ComponentResource):
+class Prometheus(BuiltFromConfig[PrometheusComponentConfig], pulumi.ComponentResource):
     """A Prometheus for Istio's metrics: an existing one by URL, or the upstream `prometheus`
     chart with the annotation-driven pod scraping that Istio's merged metrics rely on."""
 
@@ -31,18 +31,6 @@ class Prometheus(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         self._create(name, parse_args(name, PrometheusComponentConfig, args), opts)
-
-    @classmethod
-    def from_config(
-        cls,
-        name: str,
-        config: PrometheusComponentConfig,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> "Prometheus":
-        """A Prometheus from configuration a parent component has already validated."""
-        component = cls.__new__(cls)
-        component._create(name, config, opts)
-        return component
 
     def _create(
         self, name: str, config: PrometheusComponentConfig, opts: Optional[pulumi.ResourceOptions]

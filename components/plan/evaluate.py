@@ -10,35 +10,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
 
 from ..config import CONFIG_NAMESPACE
-from .sdk import run_with_mocks, wire_secret
+from .sdk import Registration, run_with_mocks, wire_secret
 
 PROJECT_NAME = "mesh-tracing"
 SECRET_MASK = "[secret]"
 ENCRYPTED_PLACEHOLDER = "encrypted-in-stack-file"
 
 
-@dataclass(frozen=True)
-class PlannedResource:
-    """One registration the program made."""
-
-    urn: str
-    type: str
-    name: str
-    parent: Optional[str]
-    custom: bool
-    inputs: dict[str, Any]
-    protect: bool = False
-    retain_on_delete: bool = False
-    ignore_changes: tuple[str, ...] = ()
-    dependencies: tuple[str, ...] = ()
-    provider: Optional[str] = None
+PlannedResource = Registration
+"""One registration the program made; in an evaluation, its inputs are plain data, secrets
+masked."""
 
 
 @dataclass
@@ -153,19 +141,7 @@ def evaluate(
         secret_keys=secret_keys,
     )
     resources = [
-        PlannedResource(
-            urn=registration.urn,
-            type=registration.type,
-            name=registration.name,
-            parent=registration.parent,
-            custom=registration.custom,
-            inputs=_masked(registration.inputs),
-            protect=registration.protect,
-            retain_on_delete=registration.retain_on_delete,
-            ignore_changes=registration.ignore_changes,
-            dependencies=registration.dependencies,
-            provider=registration.provider,
-        )
+        replace(registration, inputs=_masked(registration.inputs))
         for registration in run.registrations
     ]
     if run.error is not None:
