@@ -18,8 +18,14 @@ def tracing_extension_provider(
     }
 
 
-def tracing_mesh_config(provider_name: str, otlp_host: Any, otlp_port: Any) -> dict[str, Any]:
+def tracing_mesh_config(
+    provider_name: str, otlp_host: Any, otlp_port: Any, *, root_namespace: str
+) -> dict[str, Any]:
     """What this stack needs in the mesh config, and nothing else.
+
+    `rootNamespace` travels with it: the mesh-wide Telemetry goes into `istio.root_namespace`, and
+    a mesh whose root is elsewhere would treat it as one namespace's (istiod, read with
+    pilot-discovery, keeps its default `istio-system` when the merged config leaves it out).
 
     No `defaultProviders`: every Telemetry we create names its provider, and setting
     `defaultProviders` in the istiod chart drops the chart's own `metrics: [prometheus]` default.
@@ -27,6 +33,7 @@ def tracing_mesh_config(provider_name: str, otlp_host: Any, otlp_port: Any) -> d
     and a second, legacy one would only show up when a Telemetry is missing.
     """
     return {
+        "rootNamespace": root_namespace,
         "enableTracing": True,
         "extensionProviders": [tracing_extension_provider(provider_name, otlp_host, otlp_port)],
     }
@@ -65,7 +72,7 @@ def istiod_values(
         "autoscaleEnabled": False,
         "replicaCount": replicas,
         "resources": ISTIOD_RESOURCES["small" if small else "default"],
-        "meshConfig": {"rootNamespace": root_namespace, **mesh_config},
+        "meshConfig": mesh_config,
     }
 
 

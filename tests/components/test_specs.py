@@ -57,7 +57,12 @@ def test_telemetry_manifests_one_per_namespace_mesh_wide_in_root() -> None:
 
 
 def test_mesh_config_defines_only_the_tracing_provider() -> None:
-    mesh = tracing_mesh_config("jaeger-otlp", "jaeger.obs.svc.cluster.local", 4317)
+    mesh = tracing_mesh_config(
+        "jaeger-otlp", "jaeger.obs.svc.cluster.local", 4317, root_namespace="mesh-root"
+    )
+    # The root travels with the provider: a mesh merged elsewhere must find the mesh-wide
+    # Telemetry where this stack puts it.
+    assert mesh["rootNamespace"] == "mesh-root"
     assert mesh["extensionProviders"] == [
         {
             "name": "jaeger-otlp",
@@ -71,7 +76,7 @@ def test_mesh_config_defines_only_the_tracing_provider() -> None:
 
 
 def test_istiod_values_pin_replicas_and_root_namespace() -> None:
-    values = istiod_values("mesh-root", 3, {"enableTracing": True})
+    values = istiod_values("mesh-root", 3, {"rootNamespace": "mesh-root", "enableTracing": True})
     assert values["autoscaleEnabled"] is False
     assert values["replicaCount"] == 3
     assert values["meshConfig"]["rootNamespace"] == "mesh-root"
