@@ -71,7 +71,10 @@ class IstioTracing(BuiltFromConfig[IstioTracingComponentConfig], pulumi.Componen
     ) -> None:
         tracing, istio = config.tracing, config.istio
         mesh_config = tracing_mesh_config(
-            tracing.provider_name, wired(config.otlp_service_host), wired(config.otlp_port)
+            tracing.provider_name,
+            wired(config.otlp_service_host),
+            wired(config.otlp_port),
+            root_namespace=istio.root_namespace,
         )
         sampling = sampling_percent_by_namespace(tracing, istio)
         # The mesh config is registered as the component's own input: when Istio is managed
