@@ -33,6 +33,19 @@ from .specs.telemetry import (
     trace_start_sampling_percent,
 )
 
+# Server-side apply refuses to take back a field another manager set since (`kubectl patch` of
+# the sampling, say), and `pulumi up --refresh` would fail on the conflict instead of restoring
+# it. The sampling objects are this stack's alone, so its apply forces its values back.
+PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
+
+
+def _owned_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": manifest["name"],
+        "namespace": manifest["namespace"],
+        "annotations": {PATCH_FORCE_ANNOTATION: "true"},
+    }
+
 
 class IstioTracing(BuiltFromConfig[IstioTracingComponentConfig], pulumi.ComponentResource):
     """Istio's OpenTelemetry tracing provider pointed at an OTLP gRPC service, and one
@@ -114,7 +127,7 @@ class IstioTracing(BuiltFromConfig[IstioTracingComponentConfig], pulumi.Componen
                 resource_name,
                 api_version=TELEMETRY_API_VERSION,
                 kind=TELEMETRY_KIND,
-                metadata={"name": manifest["name"], "namespace": manifest["namespace"]},
+                metadata=_owned_metadata(manifest),
                 spec=manifest["spec"],
                 opts=telemetry_options,
             )
@@ -127,7 +140,7 @@ class IstioTracing(BuiltFromConfig[IstioTracingComponentConfig], pulumi.Componen
                 f"{name}-envoyfilter-{manifest['namespace']}-{manifest['name']}",
                 api_version=ENVOY_FILTER_API_VERSION,
                 kind=ENVOY_FILTER_KIND,
-                metadata={"name": manifest["name"], "namespace": manifest["namespace"]},
+                metadata=_owned_metadata(manifest),
                 spec=manifest["spec"],
                 opts=telemetry_options,
             )

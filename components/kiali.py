@@ -57,11 +57,17 @@ class Kiali(BuiltFromConfig[KialiComponentConfig], pulumi.ComponentResource):
         # Secret ignores changes to it (`data` too: the provider turns stringData into data before
         # diffing), so the first one stays in the cluster and in state; no
         # random provider is needed (the Go module proxy serves none to build one from).
-        # Rotating it is `pulumi up --replace` of this Secret.
+        # Rotating it is `pulumi up --replace` of this Secret. A run that made the Secret but
+        # never recorded it (killed, or its API server went away mid-create) leaves a key this
+        # run's fresh one conflicts with under server-side apply: the create forces its own.
         signing_secret_name = f"{RELEASE_NAME}-signing-key"
         signing_secret = k8s.core.v1.Secret(
             f"{name}-signing-key",
-            metadata={"name": signing_secret_name, "namespace": settings.namespace},
+            metadata={
+                "name": signing_secret_name,
+                "namespace": settings.namespace,
+                "annotations": {"pulumi.com/patchForce": "true"},
+            },
             string_data={SIGNING_KEY_SECRET_KEY: pulumi.Output.secret(new_signing_key())},
             opts=pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(ignore_changes=["stringData", "data"])

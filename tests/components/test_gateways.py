@@ -31,6 +31,7 @@ def test_the_prod_gateway_gets_a_telemetry_selecting_its_pods() -> None:
     assert gateway["metadata"] == {
         "name": "mesh-tracing-gateway-ingressgateway",
         "namespace": "istio-ingress",
+        "annotations": {"pulumi.com/patchForce": "true"},
     }
     assert gateway["spec"] == {
         "selector": {"matchLabels": {"istio": "ingressgateway"}},

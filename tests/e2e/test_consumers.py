@@ -53,3 +53,7 @@ def test_the_python_consumer_comes_up_and_stays_put(
         cli.kubectl(
             "delete", "namespace", "--ignore-not-found", "shop", "cart", "shop-tracing", check=False
         )
+        # The session's cluster is shared: the dev stack of tests/e2e/test_stacks.py installs
+        # Istio's base chart, which refuses CRDs it does not own.
+        crds = e2e.charts_dir / "base" / "files" / "crd-all.gen.yaml"  # type: ignore[operator]
+        cli.kubectl("delete", "--ignore-not-found", "-f", str(crds), check=False)

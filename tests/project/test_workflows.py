@@ -285,3 +285,132 @@ def test_readme_says_what_each_cloud_needs(needed: str) -> None:
     section = README.split("## Preview diffs on pull requests", 1)[1].split("\n## ", 1)[0]
     assert needed in section
     assert "file://" not in section
+
+
+# The nightly drift check (.github/workflows/drift.yml).
+
+
+def _drift_job() -> dict:
+    return _workflow("drift.yml")["jobs"]["drift"]
+
+
+def test_drift_workflow_is_valid_against_the_github_workflow_schema() -> None:
+    result = _check_against_workflow_schema(WORKFLOWS / "drift.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_drift_runs_nightly_and_on_demand_per_stack() -> None:
+    workflow = _workflow("drift.yml")
+    triggers = workflow[True]  # YAML reads the `on` key as True
+    (schedule,) = triggers["schedule"]
+    minute, hour, day, month, weekday = schedule["cron"].split()
+    assert (day, month, weekday) == ("*", "*", "*") and hour.isdigit() and minute.isdigit()
+    assert "workflow_dispatch" in triggers
+    job = _drift_job()
+    assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
+    assert job["strategy"]["fail-fast"] is False
+    assert job["env"]["STACK"] == "${{ matrix.stack }}"
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert "PULUMI_ACCESS_TOKEN" not in (WORKFLOWS / "drift.yml").read_text()
+
+
+def _run_step(job: dict, step_id: str, env: dict[str, str], cwd: Path) -> tuple:
+    """Runs a step's script as the runner would (bash -e); its result and outputs."""
+    output, summary = cwd / "github_output", cwd / "summary.md"
+    output.write_text("")
+    summary.write_text("")
+    result = subprocess.run(
+        ["bash", "-e", "-c", _step(job, step_id)["run"]],
+        env={"GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary), **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+    return result, outputs, summary.read_text()
+
+
+@pytest.mark.parametrize("scheme", sorted(CLOUD_LOGINS))
+def test_drift_logs_into_each_backend_with_exactly_one_oidc_step(scheme: str, tmp_path) -> None:
+    job = _drift_job()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PULUMI_BACKEND_URL": EXAMPLE_BACKENDS[scheme],
+        "PULUMI_CONFIG_PASSPHRASE": "p",
+        "KUBECONFIG_CONTENT": "apiVersion: v1",
+        "STACK": "prod",
+    }
+    result, real, _ = _run_step(job, "real", env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert real == {"scheme": scheme, "run": "true"}
+    logins = {login for login, _, _ in CLOUD_LOGINS.values()}
+    active = _active_steps(job, {"real": real})
+    assert [_action(step) for step in active if _action(step) in logins] == [
+        CLOUD_LOGINS[scheme][0]
+    ]
+    assert any(step.get("id") == "drift" for step in active)
+
+
+@pytest.mark.parametrize("url", ["", "file:///home/runner/.pulumi-state"])
+def test_drift_without_a_cloud_backend_checks_nothing_or_refuses(url: str, tmp_path) -> None:
+    job = _drift_job()
+    env = {"PATH": "/usr/bin:/bin", "PULUMI_BACKEND_URL": url, "STACK": "dev"}
+    result, real, summary = _run_step(job, "real", env, tmp_path)
+    if url:
+        assert result.returncode != 0 and "s3://, azblob:// or gs://" in result.stdout
+        return
+    assert result.returncode == 0 and real == {"scheme": "", "run": "false"}
+    assert "no drift check for dev" in summary
+    assert not any(step.get("id") == "drift" for step in _active_steps(job, {"real": real}))
+
+
+FAKE_PULUMI = """#!/usr/bin/env bash
+echo "$*" >> "$PULUMI_CALLS"
+if [ "$1" = preview ]; then
+  printf '%s\\n' "$PREVIEW_OUTPUT"
+  exit "$PREVIEW_STATUS"
+fi
+"""
+
+
+@pytest.mark.parametrize("drifted", [False, True])
+def test_drift_step_fails_with_the_diff_in_the_summary_when_the_cluster_drifted(
+    drifted: bool, tmp_path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(FAKE_PULUMI)
+    (bin_dir / "pulumi").chmod(0o755)
+    diff = "~ kubernetes:telemetry.istio.io/v1:Telemetry mesh-istio-telemetry-istio-system\n" + (
+        "    ~ randomSamplingPercentage: 100 => 1\nerror: no changes were expected"
+    )
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "PULUMI_BACKEND_URL": "s3://state",
+        "PULUMI_CALLS": str(tmp_path / "calls"),
+        "PREVIEW_OUTPUT": diff if drifted else "no changes",
+        "PREVIEW_STATUS": "255" if drifted else "0",
+        "STACK": "prod",
+    }
+    result, _, summary = _run_step(_drift_job(), "drift", env, tmp_path)
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls[0] == "login s3://state"
+    preview = calls[1].split()
+    assert preview[:3] == ["preview", "--stack", "prod"]
+    assert {"--refresh", "--expect-no-changes", "--diff", "--non-interactive"} <= set(preview)
+    assert preview[preview.index("--policy-pack") + 1] == "policy"
+    if drifted:
+        assert result.returncode == 255
+        assert "prod: the cluster drifted" in summary
+        assert "```diff\n" + diff + "\n```" in summary
+        assert "pulumi up --refresh --stack prod" in summary
+    else:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert summary.strip() == "### prod: no drift"
+
+
+def test_readme_says_how_drift_is_checked_and_restored() -> None:
+    section = README.split("## When things go wrong", 1)[1].split("\n## ", 1)[0]
+    assert ".github/workflows/drift.yml" in section
+    assert "pulumi preview --refresh --expect-no-changes" in section
+    assert "pulumi up --refresh" in section

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -144,3 +146,191 @@ def project_copy(destination: Path) -> Path:
         ignore=shutil.ignore_patterns("venv", "__pycache__", "*.egg-info"),
     )
     return destination
+
+
+# ---------------------------------------------------------------------------------------------
+# Faults (tests/e2e/test_faults.py): a control plane of a test's own, runs to interrupt, the
+# engine's state and locks as the file backend keeps them.
+# ---------------------------------------------------------------------------------------------
+PROJECT_NAME = "mesh-tracing"
+# Namespaces other teams own: the stacks put Telemetry there but never create them. Outside dev,
+# Istio itself (its root namespace, its ingress gateway's) is someone else's too.
+OTHER_TEAMS_NAMESPACES = {
+    "dev": (),
+    "staging": ("istio-system", "checkout"),
+    "prod": ("istio-system", "istio-ingress", "payments", "batch-jobs"),
+}
+
+
+def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
+    """Polls `condition` until it returns something truthy, which is returned; fails naming
+    `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class LocalCluster:
+    """A control plane of scripts/cluster, in a directory of its own."""
+
+    name: str
+    directory: Path
+    bin_dir: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "MESH_TRACING_CLUSTER_DIR": str(self.directory),
+            "MESH_TRACING_TOOLCHAIN_BIN": str(self.bin_dir),
+        }
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.directory / "kubeconfig"
+
+    def _script(self, command: str, timeout: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(PROJECT_DIR / "scripts" / "cluster"), "--name", self.name, command],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def up(self) -> Path:
+        result = self._script("up", 900)
+        assert result.returncode == 0, (
+            f"scripts/cluster up failed:\n{result.stdout}\n{result.stderr}"
+        )
+        return Path(result.stdout.strip().splitlines()[-1])
+
+    def down(self) -> None:
+        self._script("down", 300)
+
+    def _pid_file(self, component: str) -> Path:
+        return self.directory / "kwok" / "clusters" / self.name / "pids" / f"{component}.pid"
+
+    def stop_component(self, component: str) -> dict[str, Any]:
+        """Stops one of the cluster's processes at once (SIGKILL: a crash, not a graceful
+        shutdown), waiting for it to be gone; returns what start_component needs to start it
+        again exactly as kwokctl did."""
+        pid = int(self._pid_file(component).read_text().strip())
+        proc = Path(f"/proc/{pid}")
+        launch = {
+            "args": [a for a in (proc / "cmdline").read_bytes().decode().split("\0") if a],
+            "cwd": os.readlink(proc / "cwd"),
+            "env": dict(
+                entry.split("=", 1)
+                for entry in (proc / "environ").read_bytes().decode().split("\0")
+                if "=" in entry
+            ),
+            "log": self.directory / "kwok" / "clusters" / self.name / "logs" / f"{component}.log",
+        }
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not proc.exists() or _zombie(proc), 60, f"{component} to exit")
+        return launch
+
+    def start_component(self, component: str, launch: dict[str, Any]) -> None:
+        with open(launch["log"], "a") as log:
+            process = subprocess.Popen(
+                launch["args"],
+                cwd=launch["cwd"],
+                env=launch["env"],
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        self._pid_file(component).write_text(f"{process.pid}")
+
+
+def _zombie(proc: Path) -> bool:
+    try:
+        return (proc / "stat").read_text().split(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def state_checkpoint(state_dir: Path, stack: str) -> dict[str, Any]:
+    """The stack's latest checkpoint as the file backend holds it (readable while a run holds
+    the lock: the engine writes it at every step), or {} before the first one."""
+    path = state_dir / ".pulumi" / "stacks" / PROJECT_NAME / f"{stack}.json"
+    try:
+        return json.loads(path.read_text())["checkpoint"].get("latest") or {}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def lock_files(state_dir: Path, stack: str) -> list[Path]:
+    return sorted(
+        (state_dir / ".pulumi" / "locks" / "organization" / PROJECT_NAME / stack).glob("*.json")
+    )
+
+
+def prepare_stack(cli: Cli, e2e: Prerequisites, stack: str, project: Path) -> None:
+    """A project copy with the stack initialised as tests/e2e/test_stacks.py prepares it: charts
+    from the prepared directory, prod's storage credentials from a Pulumi secret, Istio's CRDs
+    and the namespaces other teams own in place, the policy pack on this virtual environment."""
+    import yaml
+
+    project_copy(project)
+    manifest = project / "policy" / "PulumiPolicy.yaml"
+    document = yaml.safe_load(manifest.read_text())
+    document["runtime"]["options"]["virtualenv"] = str(Path(sys.executable).parent.parent)
+    manifest.write_text(yaml.safe_dump(document))
+    ns = "mesh-tracing:"
+    cli.pulumi("stack", "init", stack, "--secrets-provider", "passphrase", cwd=project)
+    cli.pulumi("config", "set", "--path", f"{ns}charts.source", str(e2e.charts_dir), cwd=project)
+    if stack == "prod":
+        cli.pulumi(
+            "config", "rm", "--path", f"{ns}jaeger.elasticsearch.existing_secret", cwd=project
+        )
+        cli.pulumi(
+            "config", "set", "--path", f"{ns}jaeger.elasticsearch.username", "jaeger", cwd=project
+        )
+        cli.pulumi(
+            "config",
+            "set",
+            "--secret",
+            "--path",
+            f"{ns}jaeger.elasticsearch.password",
+            "e2e-password",
+            cwd=project,
+        )
+    if stack != "dev":
+        crds = e2e.charts_dir / "base" / "files" / "crd-all.gen.yaml"  # type: ignore[operator]
+        cli.kubectl("apply", "--server-side", "-f", str(crds))
+    for namespace in OTHER_TEAMS_NAMESPACES[stack]:
+        cli.kubectl("create", "namespace", namespace)
+    # scripts/up as a user runs it, from the project: its install step is done already (this
+    # virtual environment has the package and the pack's requirements).
+    (project / "scripts").mkdir()
+    shutil.copy(PROJECT_DIR / "scripts" / "up", project / "scripts" / "up")
+    install = project / "scripts" / "install"
+    install.write_text("#!/usr/bin/env bash\n# done by the test's virtual environment\n")
+    install.chmod(0o755)
+
+
+def scripts_up(
+    cli: Cli, project: Path, stack: str, *args: str, timeout: int = CLI_TIMEOUT_SECONDS
+) -> subprocess.CompletedProcess[str]:
+    """The project's scripts/up (see prepare_stack) with this Cli's backend and cluster."""
+    env = {
+        **cli.env,
+        "VENV_DIR": str(Path(sys.executable).parent.parent),
+        "MESH_TRACING_STATE_DIR": str(cli.state_dir),
+    }
+    return subprocess.run(
+        [str(project / "scripts" / "up"), stack, *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
