@@ -5,7 +5,6 @@ production cap through the CLI, and what `pulumi destroy` keeps."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +14,8 @@ import pytest
 import yaml
 
 from support import NS, STACKS, evaluated, telemetries
-from support.e2e import Cli, Prerequisites, project_copy
+from support.e2e import OTHER_TEAMS_NAMESPACES, Cli, Prerequisites, prepare_stack
 
-# Namespaces other teams own: the stacks put Telemetry there but never create them. Outside dev,
-# Istio itself (its root namespace, its ingress gateway's) is someone else's too.
-APP_NAMESPACES = {
-    "dev": (),
-    "staging": ("istio-system", "checkout"),
-    "prod": ("istio-system", "istio-ingress", "payments", "batch-jobs"),
-}
 TELEMETRY = "telemetries.telemetry.istio.io"
 
 
@@ -34,50 +26,10 @@ class Deployed:
     cli: Cli
 
 
-def _use_this_venv_for_the_pack(project: Path) -> None:
-    """The pack's requirements are this virtual environment's already; pointing the pack at it
-    spares every run a fresh install from PyPI."""
-    manifest = project / "policy" / "PulumiPolicy.yaml"
-    document = yaml.safe_load(manifest.read_text())
-    document["runtime"]["options"]["virtualenv"] = str(Path(sys.executable).parent.parent)
-    manifest.write_text(yaml.safe_dump(document))
-
-
-def _prepare(cli: Cli, e2e: Prerequisites, stack: str, project: Path) -> None:
-    project_copy(project)
-    _use_this_venv_for_the_pack(project)
-    cli.pulumi("stack", "init", stack, "--secrets-provider", "passphrase", cwd=project)
-    cli.pulumi("config", "set", "--path", f"{NS}charts.source", str(e2e.charts_dir), cwd=project)
-    if stack == "prod":
-        # The prod stack names a Secret its cluster team creates; here the stack makes it from
-        # a Pulumi secret instead, and the Elasticsearch URL stays unreachable.
-        cli.pulumi(
-            "config", "rm", "--path", f"{NS}jaeger.elasticsearch.existing_secret", cwd=project
-        )
-        cli.pulumi(
-            "config", "set", "--path", f"{NS}jaeger.elasticsearch.username", "jaeger", cwd=project
-        )
-        cli.pulumi(
-            "config",
-            "set",
-            "--secret",
-            "--path",
-            f"{NS}jaeger.elasticsearch.password",
-            "e2e-password",
-            cwd=project,
-        )
-    if stack != "dev":
-        # Istio is someone else's in staging and prod: its CRDs are there before our stack.
-        crds = e2e.charts_dir / "base" / "files" / "crd-all.gen.yaml"  # type: ignore[operator]
-        cli.kubectl("apply", "--server-side", "-f", str(crds))
-    for namespace in APP_NAMESPACES[stack]:
-        cli.kubectl("create", "namespace", namespace)
-
-
 def _tear_down(cli: Cli, stack: str, project: Path) -> None:
     cli.pulumi("state", "unprotect", "--all", "--yes", cwd=project, check=False)
     cli.pulumi("destroy", "--yes", cwd=project, check=False)
-    namespaces = sorted({"observability", "istio-system", *APP_NAMESPACES[stack]})
+    namespaces = sorted({"observability", "istio-system", *OTHER_TEAMS_NAMESPACES[stack]})
     cli.kubectl(
         "delete", "namespace", "--ignore-not-found", "--wait=true", *namespaces, check=False
     )
@@ -89,7 +41,7 @@ def deployed(
 ) -> Iterator[Deployed]:
     stack = request.param
     project = tmp_path_factory.mktemp(f"project-{stack}") / "mesh-tracing"
-    _prepare(cli, e2e, stack, project)
+    prepare_stack(cli, e2e, stack, project)
     try:
         cli.pulumi("up", "--yes", "--policy-pack", "policy", cwd=project)
         yield Deployed(stack, project, cli)

@@ -19,40 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from . import PROJECT_DIR
-
-_TOOLCHAIN_CACHE: dict[str, tuple[Optional[Path], str]] = {}
+from .toolchain import built
 
 
 def toolchain_programs(names: str) -> tuple[Optional[Path], str]:
-    """The toolchain's bin directory when the programs NAMES (comma-separated, as in
-    `scripts/toolchain --list`) are built for the current pins, else None and a `SKIPPED: `
-    reason. Asks `scripts/toolchain --check`, which never builds; its last line is the bin
-    directory."""
-    if names not in _TOOLCHAIN_CACHE:
-        result = subprocess.run(
-            [str(PROJECT_DIR / "scripts" / "toolchain"), "--check", "--only", names],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        lines = [line for line in result.stdout.splitlines() if line.strip()]
-        bin_dir = Path(lines[-1]) if lines else None
-        if result.returncode == 0 and bin_dir is not None and bin_dir.is_dir():
-            _TOOLCHAIN_CACHE[names] = (bin_dir, "")
-        else:
-            missing = [
-                line.removeprefix("missing:").strip()
-                for line in result.stdout.splitlines()
-                if line.startswith("missing:")
-            ]
-            said = "; ".join(missing) or " ".join(result.stderr.split())[-200:]
-            _TOOLCHAIN_CACHE[names] = (
-                None,
-                f"SKIPPED: the real upstream binaries ({names}) are not built (missing {said}; "
-                f"`scripts/toolchain --only {names}` builds them from the Go module proxy)",
-            )
-    return _TOOLCHAIN_CACHE[names]
+    """The toolchain's bin directory when the programs NAMES are built, else None and a
+    `SKIPPED: ` reason."""
+    bin_dir, missing = built(names)
+    if bin_dir is not None:
+        return bin_dir, ""
+    return None, (
+        f"SKIPPED: the real upstream binaries ({names}) are not built (missing {missing}; "
+        f"`scripts/toolchain --only {names}` builds them from the Go module proxy)"
+    )
 
 
 def free_port() -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import PROJECT_DIR
+from .toolchain import built
 
 CHARTS_ENV = "MESH_TRACING_CHARTS"
 DEFAULT_CHARTS_DIR = Path.home() / ".cache" / "mesh-tracing" / "charts"
@@ -36,32 +37,22 @@ class Prerequisites:
 
 
 def toolchain_bin() -> tuple[Optional[Path], str]:
-    """The toolchain's bin directory when everything is built (`scripts/toolchain --check`,
-    which never builds), else None and what it says is missing."""
-    result = subprocess.run(
-        [str(PROJECT_DIR / "scripts" / "toolchain"), "--check", "--only", NEEDED_PROGRAMS],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
-    bin_dir = Path(lines[-1]) if lines else None
-    if result.returncode == 0 and bin_dir is not None and bin_dir.is_dir():
-        stand_in = bin_dir / "pulumi-language-python.stand-in"
-        if stand_in.exists():
-            return None, (
-                "the toolchain's pulumi-language-python is the stand-in the Go module proxy "
-                f"allows ({stand_in.read_text().strip()}); set MESH_TRACING_PYTHON_LANGUAGE_HOST "
-                "to a current host and run scripts/toolchain again"
-            )
-        return bin_dir, ""
-    missing = [
-        line.removeprefix("missing:").strip()
-        for line in (result.stdout + result.stderr).splitlines()
-        if line.startswith("missing:")
-    ]
-    said = "; ".join(missing) or " ".join(result.stderr.split())[-200:]
-    return None, f"the toolchain is not complete (missing {said}; scripts/toolchain builds it)"
+    """The toolchain's bin directory when everything the suite runs is built, else None and
+    what is missing."""
+    bin_dir, missing = built(NEEDED_PROGRAMS)
+    if bin_dir is None:
+        return (
+            None,
+            f"the toolchain is not complete (missing {missing}; scripts/toolchain builds it)",
+        )
+    stand_in = bin_dir / "pulumi-language-python.stand-in"
+    if stand_in.exists():
+        return None, (
+            "the toolchain's pulumi-language-python is the stand-in the Go module proxy "
+            f"allows ({stand_in.read_text().strip()}); set MESH_TRACING_PYTHON_LANGUAGE_HOST "
+            "to a current host and run scripts/toolchain again"
+        )
+    return bin_dir, ""
 
 
 def charts_dir() -> tuple[Optional[Path], str]:
