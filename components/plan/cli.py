@@ -27,7 +27,7 @@ import yaml
 
 from ..version import __version__
 from .document import PLAN_FORMAT_VERSION, diff_plans
-from .evaluate import StackFileError, UnknownStack, read_stack_file
+from .evaluate import StackFileError, UnknownStack, read_stack_file, yaml_place
 from .render import DIFF_RENDERERS, PLAN_RENDERERS
 
 EXIT_OK = 0
@@ -240,9 +240,7 @@ def _read_plan(path: Path) -> dict[str, Any]:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InputFileError(f"--against {path}{where}: not YAML or JSON") from None
+        raise InputFileError(f"--against {path}{yaml_place(error)}: not YAML or JSON") from None
     resources = document.get("resources") if isinstance(document, dict) else None
     if (
         not isinstance(document, dict)

@@ -80,6 +80,12 @@ class StackFileError(ValueError):
     mistake like any other, reported with the file, line and column."""
 
 
+def yaml_place(error: yaml.YAMLError) -> str:
+    """` line L, column C` of a YAML error, 1-based as editors count, or nothing if unknown."""
+    mark = getattr(error, "problem_mark", None)
+    return f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
 def stack_names(stacks_dir: Path) -> list[str]:
     return sorted(
         path.name.removeprefix("Pulumi.").removesuffix(".yaml")
@@ -96,11 +102,9 @@ def read_stack_file(stacks_dir: Path, stack: str) -> dict[str, Any]:
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise StackFileError(
-            f"stack '{stack}': {path}{where}: not valid YAML ({problem})"
+            f"stack '{stack}': {path}{yaml_place(error)}: not valid YAML ({problem})"
         ) from None
     config = document.get("config") if isinstance(document, dict) else None
     if config is not None and not isinstance(config, dict):
