@@ -11,15 +11,9 @@ import shutil
 from pathlib import Path
 
 from support import PROJECT_DIR
-from support.e2e import Cli, Prerequisites
+from support.e2e import Cli, Prerequisites, istio_crds
 
 TELEMETRY = "telemetries.telemetry.istio.io"
-
-
-def _crds(cli: Cli, e2e: Prerequisites) -> None:
-    """The platform team's Istio: its CRDs are there before any team's stack."""
-    crds = e2e.charts_dir / "base" / "files" / "crd-all.gen.yaml"  # type: ignore[operator]
-    cli.kubectl("apply", "--server-side", "-f", str(crds))
 
 
 def test_the_python_consumer_comes_up_and_stays_put(
@@ -29,7 +23,7 @@ def test_the_python_consumer_comes_up_and_stays_put(
     shutil.copytree(PROJECT_DIR / "examples" / "python-consumer", project)
     # The example installs the package from the repository by a relative path; here it is
     # already in the suite's virtual environment.
-    _crds(cli, e2e)
+    cli.kubectl("apply", "--server-side", "-f", str(istio_crds(e2e)))
     for namespace in ("shop", "cart"):
         cli.kubectl("create", "namespace", namespace, check=False)
     cli.pulumi("stack", "init", "dev", "--secrets-provider", "passphrase", cwd=project)
@@ -55,5 +49,4 @@ def test_the_python_consumer_comes_up_and_stays_put(
         )
         # The session's cluster is shared: the dev stack of tests/e2e/test_stacks.py installs
         # Istio's base chart, which refuses CRDs it does not own.
-        crds = e2e.charts_dir / "base" / "files" / "crd-all.gen.yaml"  # type: ignore[operator]
-        cli.kubectl("delete", "--ignore-not-found", "-f", str(crds), check=False)
+        cli.kubectl("delete", "--ignore-not-found", "-f", str(istio_crds(e2e)), check=False)
