@@ -295,7 +295,10 @@ class SearchRequest:
 
 
 class FakeSearchCluster:
-    def __init__(self, distribution: str) -> None:
+    """An Elasticsearch or OpenSearch that acknowledges everything. `record=False` keeps no
+    requests (the collector benchmark sends it hundreds of megabytes)."""
+
+    def __init__(self, distribution: str, record: bool = True) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -318,11 +321,12 @@ class FakeSearchCluster:
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 body = self._body()
-                recorded.append(
-                    SearchRequest(
-                        self.command, self.path, self.headers.get("Authorization", ""), body
+                if record:
+                    recorded.append(
+                        SearchRequest(
+                            self.command, self.path, self.headers.get("Authorization", ""), body
+                        )
                     )
-                )
                 if self.path.split("?")[0] in ("", "/"):
                     payload = info.encode()
                 elif self.path.startswith("/_bulk"):

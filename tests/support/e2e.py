@@ -301,10 +301,7 @@ def prepare_stack(cli: Cli, e2e: Prerequisites, stack: str, project: Path) -> No
             "e2e-password",
             cwd=project,
         )
-    if stack != "dev":
-        cli.kubectl("apply", "--server-side", "-f", str(istio_crds(e2e)))
-    for namespace in OTHER_TEAMS_NAMESPACES[stack]:
-        cli.kubectl("create", "namespace", namespace)
+    prepare_cluster(cli, e2e, stack)
     # scripts/up as a user runs it, from the project: its install step is done already (this
     # virtual environment has the package and the pack's requirements).
     (project / "scripts").mkdir()
@@ -312,6 +309,15 @@ def prepare_stack(cli: Cli, e2e: Prerequisites, stack: str, project: Path) -> No
     install = project / "scripts" / "install"
     install.write_text("#!/usr/bin/env bash\n# done by the test's virtual environment\n")
     install.chmod(0o755)
+
+
+def prepare_cluster(cli: Cli, e2e: Prerequisites, stack: str) -> None:
+    """What the cluster holds before a stack comes up: Istio's CRDs where the stack leaves Istio
+    to the platform team, and the namespaces other teams own."""
+    if stack != "dev":
+        cli.kubectl("apply", "--server-side", "-f", str(istio_crds(e2e)))
+    for namespace in OTHER_TEAMS_NAMESPACES[stack]:
+        cli.kubectl("create", "namespace", namespace)
 
 
 def scripts_up(
