@@ -47,8 +47,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # copy them (the local control plane, the CLI with its own state, the stack's preparation).
 sys.path.insert(0, str(PROJECT_DIR / "tests"))
 
-from mesh_tracing.plan.evaluate import StackEvaluation, evaluate  # noqa: E402
-from support import stack_config  # noqa: E402
+from mesh_tracing.plan.evaluate import StackEvaluation  # noqa: E402
 from support.e2e import (  # noqa: E402
     Cli,
     LocalCluster,
@@ -56,6 +55,13 @@ from support.e2e import (  # noqa: E402
     prepare_cluster,
     prepare_stack,
     prerequisites,
+)
+from support.rendered import (  # noqa: E402
+    chart_path,
+    e2e_plan,
+    override_namespaces,
+    plain_objects,
+    releases,
 )
 from support.toolchain import built  # noqa: E402
 
@@ -74,32 +80,6 @@ def seconds(action: Callable[[], Any]) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# The plan, as the e2e suite's stack is configured (charts from the prepared directory, prod's
-# storage credentials in a Pulumi secret)
-# ---------------------------------------------------------------------------------------------
-
-
-def planned(stack: str, charts_dir: Path, overrides: int = 0) -> StackEvaluation:
-    config = stack_config(stack)
-    config[f"{NS}charts"] = {**config.get(f"{NS}charts", {}), "source": str(charts_dir)}
-    secret_keys = []
-    if stack == "prod":
-        search = config[f"{NS}jaeger"]["elasticsearch"]
-        search.pop("existing_secret", None)
-        search.update(username="jaeger", password="e2e-password")
-        secret_keys.append(f"{NS}jaeger")
-    if overrides:
-        tracing = copy.deepcopy(config[f"{NS}tracing"])
-        tracing.setdefault("namespaces", {}).update(_override_namespaces(overrides))
-        config[f"{NS}tracing"] = tracing
-    return evaluate(stack, config, secret_keys)
-
-
-def _override_namespaces(count: int) -> dict[str, float]:
-    return {f"team-{index:04d}": 1 for index in range(count)}
-
-
-# ---------------------------------------------------------------------------------------------
 # The peer: helm and kubectl on the same rendered objects
 # ---------------------------------------------------------------------------------------------
 
@@ -115,22 +95,14 @@ class Peer:
 
     @classmethod
     def of(cls, evaluation: StackEvaluation, charts_dir: Path, work: Path) -> Peer:
-        releases, objects = [], []
-        for resource in evaluation.resources:
-            if resource.type.startswith("mesh-tracing:"):
-                continue
-            if resource.type == "kubernetes:helm.sh/v3:Release":
-                releases.append(resource.inputs)
-            else:
-                objects.append(copy.deepcopy(resource.inputs))
-
         def order(manifest: dict[str, Any]) -> int:
             if manifest["kind"] == "Namespace":
                 return 0
             return 2 if manifest["apiVersion"].split("/")[0].endswith("istio.io") else 1
 
         work.mkdir(parents=True, exist_ok=True)
-        return cls(releases, sorted(objects, key=order), charts_dir, work)
+        objects = sorted(plain_objects(evaluation), key=order)
+        return cls(releases(evaluation), objects, charts_dir, work)
 
     def _manifest(self, name: str, objects: Iterable[dict[str, Any]]) -> Path:
         path = self.work / name
@@ -144,7 +116,7 @@ class Peer:
             "helm",
             verb,
             release["name"],
-            str(self.charts_dir / release["chart"]),
+            str(chart_path(release, self.charts_dir)),
             "--namespace",
             release["namespace"],
             "--values",
@@ -293,7 +265,7 @@ class Sides:
         for count in counts:
             document = yaml.safe_load(stack_file.read_text())
             tracing = document["config"][f"{NS}tracing"]
-            tracing.setdefault("namespaces", {}).update(_override_namespaces(count))
+            tracing.setdefault("namespaces", {}).update(override_namespaces(count))
             stack_file.write_text(yaml.safe_dump(document))
             took = seconds(lambda: cli.pulumi("up", "--yes", *POLICY, cwd=project))
             rows[str(count)] = {"added": count - previous, "seconds": took}
@@ -304,7 +276,7 @@ class Sides:
         cluster, cli = self.cluster(f"peer-{stack}")
         try:
             prepare_cluster(cli, self.e2e, stack)
-            evaluation = planned(stack, self.charts_dir)
+            evaluation = e2e_plan(stack, self.charts_dir)
             peer = Peer.of(evaluation, self.charts_dir, self.root / f"peer-{stack}")
             result: dict[str, Any] = {}
             result["install"] = seconds(lambda: peer.install(cli))
@@ -321,7 +293,7 @@ class Sides:
                 for count in overrides:
                     added = [
                         t
-                        for t in _telemetries(planned(stack, self.charts_dir, count))
+                        for t in _telemetries(e2e_plan(stack, self.charts_dir, count))
                         if t["metadata"]["namespace"].startswith("team-")
                     ][previous:]
                     took = seconds(lambda a=added: peer.apply_objects(cli, "overrides.yaml", a))
@@ -338,7 +310,7 @@ def _create_namespaces(cli: Cli, root: Path, count: int) -> None:
     path.write_text(
         yaml.safe_dump_all(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-            for name in _override_namespaces(count)
+            for name in override_namespaces(count)
         )
     )
     cli.kubectl("apply", "--server-side", "-f", str(path))

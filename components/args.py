@@ -241,6 +241,8 @@ class KialiArgs(TypedDict, total=False):
     """Browser-facing Jaeger UI URL, for Kiali's trace links."""
     prometheus_url: Required[pulumi.Input[str]]
     """URL of the Prometheus Kiali reads."""
+    istio_root_namespace: str
+    """The mesh's root namespace (istio.root_namespace; default istio-system)."""
 
 
 class MeshObservabilityArgs(TypedDict, total=False):

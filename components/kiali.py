@@ -96,6 +96,7 @@ class Kiali(BuiltFromConfig[KialiComponentConfig], pulumi.ComponentResource):
                 jaeger_internal_url=jaeger_query_url,
                 jaeger_external_url=config.jaeger_external_url,
                 prometheus_url=prometheus_url,
+                istio_root_namespace=config.istio_root_namespace,
                 signing_key_secret=signing_secret_name,
                 oidc_secret=oidc_secret_name,
                 image_registry=config.images.registry,

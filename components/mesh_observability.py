@@ -117,6 +117,7 @@ class MeshObservability(BuiltFromConfig[StackConfig], pulumi.ComponentResource):
                 jaeger_query_url=Deferred(jaeger_query_url),
                 jaeger_external_url=settings.jaeger.external_url,
                 prometheus_url=Deferred(prometheus.url),
+                istio_root_namespace=settings.istio.root_namespace,
             ),
             opts=in_namespaces,
         )

@@ -118,6 +118,9 @@ class KialiComponentConfig(StrictModel):
         default=None, description="Browser-facing Jaeger UI URL, for Kiali's trace links."
     )
     prometheus_url: WiredText = Field(description="URL of the Prometheus Kiali reads.")
+    istio_root_namespace: NamespaceName = Field(
+        default="istio-system", description="The mesh's root namespace (istio.root_namespace)."
+    )
 
 
 def _as_dicts(gateways: Any) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ def kiali_values(
     jaeger_internal_url: Any,
     jaeger_external_url: Optional[str],
     prometheus_url: Any,
+    istio_root_namespace: str,
     signing_key_secret: str,
     oidc_secret: Optional[str],
     image_registry: Optional[str] = None,
@@ -83,6 +84,11 @@ def kiali_values(
             "tracing": tracing,
             # Kiali turns Grafana on by default and then reports it unreachable.
             "grafana": {"enabled": False},
+            # Left empty, the chart writes the release's namespace (ours: observability) into
+            # Kiali's config as the mesh's root namespace. Kiali 2.29 takes the root namespace
+            # from istiod's mesh config and ignores this key, but its config should not lie to
+            # the people and tools that read it (and Kiali 1.x did read it).
+            "istio": {"root_namespace": istio_root_namespace},
         },
     }
 

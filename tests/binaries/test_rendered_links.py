@@ -134,6 +134,8 @@ def _kiali_config(objects: list[dict[str, Any]]) -> dict[str, Any]:
 def test_kiali_names_services_and_a_secret_that_exist(stack: str) -> None:
     objects = objects_of(stack)
     config = _kiali_config(objects)
+    # The mesh's root namespace (our stacks keep Istio's default), not Kiali's own.
+    assert config["external_services"]["istio"]["root_namespace"] == "istio-system"
     tracing = config["external_services"]["tracing"]
     assert tracing["enabled"] is True
     assert service_at(objects, tracing["internal_url"]) == []

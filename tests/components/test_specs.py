@@ -188,6 +188,7 @@ def test_kiali_values_reference_secrets_and_never_hold_them() -> None:
         jaeger_internal_url="http://jaeger.obs.svc.cluster.local:16685",
         jaeger_external_url=None,
         prometheus_url="http://prom:9090",
+        istio_root_namespace="istio-system",
         signing_key_secret="kiali-signing-key",
         oidc_secret="kiali-oidc",
     )
@@ -198,7 +199,7 @@ def test_kiali_values_reference_secrets_and_never_hold_them() -> None:
     assert values["login_token"]["signing_key"] == "secret:kiali-signing-key:signing-key"
     assert values["external_services"]["tracing"]["disable_version_check"] is True
     assert values["external_services"]["grafana"] == {"enabled": False}
-    assert "istio" not in values["external_services"]
+    assert values["external_services"]["istio"] == {"root_namespace": "istio-system"}
 
 
 def test_prometheus_values_turn_off_what_kiali_does_not_need() -> None:

@@ -154,6 +154,16 @@ def test_kiali_reads_the_prometheus_in_use(evaluation: StackEvaluation, stack_na
     assert evaluation.outputs["prometheus_url"] == prometheus_url
 
 
+def test_kiali_is_told_the_meshs_root_namespace_not_its_own() -> None:
+    """Left to the chart, Kiali's config would name its own namespace (observability) as the
+    mesh's root namespace."""
+    for root in ("istio-system", "mesh-root"):
+        config = stack_config("staging")
+        config[f"{NS}istio"] = {**config.get(f"{NS}istio", {}), "root_namespace": root}
+        kiali = helm_release(evaluate("staging", config), KIALI_CHART.chart)["values"]
+        assert kiali["external_services"]["istio"] == {"root_namespace": root}
+
+
 def test_kiali_signing_key_is_a_managed_secret_not_a_chart_value(
     evaluation: StackEvaluation,
 ) -> None:
