@@ -143,12 +143,30 @@ def test_search_credentials_come_from_the_secret_through_the_environment() -> No
         "elasticsearch"
     ]["auth"]["basic"]
     env = {
-        entry["name"]: entry["valueFrom"]["secretKeyRef"] for entry in values["jaeger"]["extraEnv"]
+        entry["name"]: entry["valueFrom"]["secretKeyRef"]
+        for entry in values["jaeger"]["extraEnv"]
+        if "valueFrom" in entry
     }
     password_variable = next(name for name in env if "PASSWORD" in name)
     assert auth["password"] == f"${{env:{password_variable}}}"
     assert {ref["name"] for ref in env.values()} == {"es-creds"}
     assert values["jaeger"]["strategy"]["type"] == "RollingUpdate"
+
+
+@pytest.mark.parametrize("storage", ["memory", "badger", "elasticsearch"])
+def test_go_is_told_the_memory_limit_with_room_below_it(storage: str) -> None:
+    extra = {"elasticsearch": {"url": "https://es:9200", "existing_secret": "es"}}
+    jaeger = {"storage": storage, **(extra if storage == "elasticsearch" else {})}
+    values = jaeger_values(
+        _settings(jaeger=jaeger).jaeger,
+        badger_claim="claim" if storage == "badger" else None,
+        credentials_secret="es" if storage == "elasticsearch" else None,
+    )["jaeger"]
+    limit = values["resources"]["limits"]["memory"]
+    assert limit.endswith("Gi")
+    (go_limit,) = [e["value"] for e in values["extraEnv"] if e["name"] == "GOMEMLIMIT"]
+    assert go_limit.endswith("MiB")
+    assert int(go_limit[:-3]) == int(limit[:-2]) * 1024 * 9 // 10
 
 
 def test_config_hash_label_follows_the_config() -> None:

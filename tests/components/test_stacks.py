@@ -225,7 +225,11 @@ def test_prod_jaeger_is_replicated_with_a_disruption_budget() -> None:
     assert (
         budget.inputs["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] == "jaeger"
     )
-    env = {entry["name"]: entry["valueFrom"]["secretKeyRef"] for entry in jaeger["extraEnv"]}
+    env = {
+        entry["name"]: entry["valueFrom"]["secretKeyRef"]
+        for entry in jaeger["extraEnv"]
+        if "valueFrom" in entry
+    }
     assert {ref["name"] for ref in env.values()} == {"jaeger-elasticsearch-credentials"}
 
 
