@@ -111,3 +111,54 @@ def test_the_provider_host_serves_the_same_schema(schema: dict) -> None:
     assert served["name"] == PACKAGE_NAME
     assert served["resources"] == schema["resources"]
     assert served["types"] == schema["types"]
+
+
+# --- numbers from other languages -------------------------------------------------------------
+
+
+def _mapped(component: str, inputs: dict) -> dict:
+    from mesh_tracing.provider import _provider
+
+    provider = _provider()
+    return provider.map_inputs(inputs, provider._component_defs[component])
+
+
+def test_whole_numbers_arrive_as_ints_from_the_wire() -> None:
+    """Every number crosses the wire as a float: `replicas: 2` from TypeScript is 2.0."""
+    mapped = _mapped(
+        "Kiali",
+        {
+            "environment": "dev",
+            "kiali": {"auth": "anonymous", "replicas": 2.0},
+            "jaegerQueryUrl": "http://jaeger:16685",
+            "prometheusUrl": "http://prometheus:9090",
+        },
+    )
+    assert mapped["kiali"]["replicas"] == 2
+    assert type(mapped["kiali"]["replicas"]) is int
+    # Not a whole number: left for the model to refuse in our words.
+    fraction = _mapped("Jaeger", {"environment": "dev", "jaeger": {"replicas": 2.5}})
+    assert fraction["jaeger"]["replicas"] == 2.5
+
+
+def test_an_integer_wired_from_another_output_resolves_to_an_int() -> None:
+    import asyncio
+
+    import pulumi
+
+    async def resolved() -> object:
+        port = pulumi.Output.from_input(4317.0)
+        mapped = _mapped(
+            "IstioTracing",
+            {
+                "environment": "dev",
+                "tracing": {"sampling": 1},
+                "otlpServiceHost": "jaeger.observability.svc.cluster.local",
+                "otlpPort": port,
+            },
+        )
+        assert isinstance(mapped["otlp_port"], pulumi.Output)
+        return await mapped["otlp_port"].future()
+
+    value = asyncio.run(resolved())
+    assert value == 4317 and type(value) is int

@@ -1,9 +1,6 @@
 """The package as another team consumes it, through the real CLI: the Python example's
-`pulumi up` on a real API server.
-
-Not here yet: the component package from Pulumi YAML or TypeScript. The YAML host the Go module
-proxy serves (pulumi-yaml v1.25.0) starts the Python language host with flags a current host
-refuses (exit status 2), and the only Node.js host it serves is v3.68."""
+`pulumi up` on a real API server. The component package from Pulumi YAML and TypeScript
+(`pulumi package add`) is in test_package_add.py."""
 
 from __future__ import annotations
 
