@@ -160,5 +160,6 @@ def test_an_integer_wired_from_another_output_resolves_to_an_int() -> None:
         assert isinstance(mapped["otlp_port"], pulumi.Output)
         return await mapped["otlp_port"].future()
 
-    value = asyncio.run(resolved())
+    # Not asyncio.run: it would close the loop the Pulumi runtime of later tests runs on.
+    value = asyncio.get_event_loop().run_until_complete(resolved())
     assert value == 4317 and type(value) is int
