@@ -2,9 +2,9 @@
 add` of `provider/` into the YAML example and into a TypeScript project (a generated SDK,
 installed with npm), then `pulumi preview` on the suite's cluster.
 
-Needs current YAML and Node.js language hosts in the directory $MESH_TRACING_LANGUAGE_HOSTS (the
-toolchain's are too old: its YAML host starts the Python host with flags a current one refuses,
-its Node.js host is v3.68), node and npm on PATH, and the package registries: `package add`
+Needs current YAML and Node.js language hosts in the directory $MESH_TRACING_LANGUAGE_HOSTS
+(default ~/.cache/mesh-tracing/hosts; the toolchain's are too old: its YAML host starts the
+Python host with flags a current one refuses, its Node.js host is v3.68), node and npm on PATH, and the package registries: `package add`
 upgrades pip, setuptools and wheel in the provider's virtual environment from PyPI, and npm
 installs the TypeScript project's dependencies. Without the hosts or node the tests skip.
 
@@ -33,6 +33,7 @@ from support import PROJECT_DIR
 from support.e2e import Cli, Prerequisites
 
 HOSTS_ENV = "MESH_TRACING_LANGUAGE_HOSTS"
+DEFAULT_HOSTS_DIR = Path.home() / ".cache" / "mesh-tracing" / "hosts"
 HOSTS = ("pulumi-language-yaml", "pulumi-language-nodejs")
 YAML_EXAMPLE = PROJECT_DIR / "examples" / "yaml-consumer"
 COMPONENT = "mesh-tracing:index:MeshObservability"
@@ -120,16 +121,14 @@ export function typed(): void {
 @pytest.fixture(scope="session")
 def language_hosts() -> Path:
     """Before the suite's cluster is up: without the hosts these tests skip at once."""
-    given = os.environ.get(HOSTS_ENV)
-    if not given:
-        pytest.skip(
-            f"SKIPPED: {HOSTS_ENV} is not set: it names a directory with current "
-            f"{' and '.join(HOSTS)} (the toolchain's are too old for `pulumi package add`)"
-        )
-    directory = Path(given).expanduser()
+    directory = Path(os.environ.get(HOSTS_ENV) or DEFAULT_HOSTS_DIR).expanduser()
     absent = [host for host in HOSTS if not os.access(directory / host, os.X_OK)]
     if absent:
-        pytest.skip(f"SKIPPED: {HOSTS_ENV}={directory} has no {', '.join(absent)}")
+        pytest.skip(
+            f"SKIPPED: no current {', '.join(absent)} in {directory} (set {HOSTS_ENV} to a "
+            "directory with current YAML and Node.js language hosts; the toolchain's are too "
+            "old for `pulumi package add`, see the README)"
+        )
     return directory
 
 
