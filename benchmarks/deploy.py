@@ -230,11 +230,14 @@ class Sides:
             prepare_stack(cli, self.e2e, stack, project)
             event_log = self.root / f"events-{stack}.jsonl"
             result: dict[str, Any] = {}
+            # The engine's event log is a debugging flag: offered only with PULUMI_DEBUG_COMMANDS.
+            cli.env["PULUMI_DEBUG_COMMANDS"] = "true"
             result["up"] = seconds(
                 lambda: cli.pulumi(
                     "up", "--yes", *POLICY, "--event-log", str(event_log), cwd=project
                 )
             )
+            del cli.env["PULUMI_DEBUG_COMMANDS"]
             result["slowest"] = slowest_steps(event_log)
             result["up_no_change"] = seconds(
                 lambda: cli.pulumi("up", "--yes", *POLICY, cwd=project)
