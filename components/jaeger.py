@@ -102,8 +102,12 @@ class Jaeger(BuiltFromConfig[JaegerComponentConfig], pulumi.ComponentResource):
                 ),
             )
 
-        endpoints = pulumi.Output.all(release.name, release.namespace).apply(
-            lambda deployed: jaeger_endpoints(deployed[0], deployed[1], settings.query_base_path)
+        # From the names we give the release, not from its outputs: Kiali and the mesh config
+        # need not wait for Jaeger to be ready (Kiali retries, proxies drop spans until it
+        # answers), so the releases install side by side (benchmarks/deploy.py), and a preview
+        # shows the URLs instead of unknowns.
+        endpoints = pulumi.Output.from_input(
+            jaeger_endpoints(RELEASE_NAME, settings.namespace, settings.query_base_path)
         )
         self.otlp_grpc_host = endpoints.apply(lambda e: e["service_host"])
         self.otlp_grpc_port = endpoints.apply(lambda e: e["otlp_grpc_port"])

@@ -38,7 +38,7 @@ class Prometheus(BuiltFromConfig[PrometheusComponentConfig], pulumi.ComponentRes
         super().__init__("mesh-tracing:index:Prometheus", name, {}, opts)
         settings = config.prometheus
         if settings.install:
-            release = pinned_release(
+            pinned_release(
                 f"{name}-release",
                 PROMETHEUS_CHART,
                 release_name=RELEASE_NAME,
@@ -47,8 +47,11 @@ class Prometheus(BuiltFromConfig[PrometheusComponentConfig], pulumi.ComponentRes
                 charts=config.charts,
                 opts=child_options(self, opts),
             )
-            self.url = pulumi.Output.all(release.name, release.namespace).apply(
-                lambda deployed: prometheus_server_url(deployed[0], deployed[1])
+            # From the names we give the release, not from its outputs: Kiali need not wait for
+            # Prometheus to be ready (it retries), so both install side by side
+            # (benchmarks/deploy.py), and a preview shows the URL instead of an unknown.
+            self.url = pulumi.Output.from_input(
+                prometheus_server_url(RELEASE_NAME, settings.namespace)
             )
         else:
             assert settings.url is not None, "validated: an existing Prometheus has a URL"

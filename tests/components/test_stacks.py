@@ -287,3 +287,18 @@ def test_bad_config_fails_before_any_resource_is_registered(
     assert f"stack '{stack}'" in message
     assert f"{NS}{section}" in message
     assert "allowed:" in message
+
+
+def test_kiali_and_the_mesh_do_not_wait_for_jaeger_or_prometheus_to_be_ready(
+    evaluation: StackEvaluation,
+) -> None:
+    """Their URLs come from the names we give the releases, so the engine installs the releases
+    side by side (benchmarks/deploy.py) and previews show the URLs."""
+    releases = {r.inputs["name"]: r for r in evaluation.of_type("kubernetes:helm.sh/v3:Release")}
+    waited_on = {releases[name].urn for name in ("jaeger", "prometheus") if name in releases}
+    # (Jaeger's own PDB does follow its release.)
+    for resource in evaluation.resources:
+        if not resource.name.startswith("mesh-jaeger"):
+            assert not waited_on & set(resource.dependencies), resource.name
+    kiali = releases["kiali"].inputs["values"]["external_services"]
+    assert kiali["tracing"]["internal_url"].startswith("http://jaeger.observability.svc")

@@ -4,9 +4,10 @@ installed with npm), then `pulumi preview` on the suite's cluster.
 
 Needs current YAML and Node.js language hosts in the directory $MESH_TRACING_LANGUAGE_HOSTS
 (default ~/.cache/mesh-tracing/hosts; the toolchain's are too old: its YAML host starts the
-Python host with flags a current one refuses, its Node.js host is v3.68), node and npm on PATH, and the package registries: `package add`
-upgrades pip, setuptools and wheel in the provider's virtual environment from PyPI, and npm
-installs the TypeScript project's dependencies. Without the hosts or node the tests skip.
+Python host with flags a current one refuses, its Node.js host is v3.68), node and npm on
+PATH, and the package registries: `package add` upgrades pip, setuptools and wheel in the
+provider's virtual environment from PyPI, and npm installs the TypeScript project's
+dependencies. Without the hosts or node the tests skip.
 
 The provider is a copy of `provider/` whose virtual environment is this suite's, less the Pulumi
 packages the provider does not use (pulumi_random: the engine would want its plugin), so that
