@@ -15,6 +15,7 @@ binaries accept"): `MESH_TRACING_KIALI` names it, default ~/.cache/mesh-tracing/
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -64,23 +65,26 @@ REVIEWS = Workload("reviews", "bookinfo")
 RATINGS = Workload("ratings", "bookinfo")
 
 
-def rendered_kiali_config(stack: str) -> dict[str, Any]:
+@functools.cache
+def _rendered(stack: str) -> tuple[dict[str, Any], ...]:
     assert BIN is not None and CHARTS is not None
     with tempfile.TemporaryDirectory() as work:
-        objects = rendered_objects(e2e_plan(stack, CHARTS), BIN / "helm", CHARTS, Path(work))
-    configmap = find(objects, "ConfigMap", "observability", "kiali")
-    assert configmap is not None
-    return yaml.safe_load(configmap["data"]["config.yaml"])
+        return tuple(rendered_objects(e2e_plan(stack, CHARTS), BIN / "helm", CHARTS, Path(work)))
 
 
-def _jaeger_userconfig(stack: str) -> dict[str, Any]:
-    assert BIN is not None and CHARTS is not None
-    with tempfile.TemporaryDirectory() as work:
-        objects = rendered_objects(e2e_plan(stack, CHARTS), BIN / "helm", CHARTS, Path(work))
-    configmap = find(objects, "ConfigMap", "observability", "user-config")
+def _configmap_document(stack: str, name: str) -> dict[str, Any]:
+    configmap = find(list(_rendered(stack)), "ConfigMap", "observability", name)
     assert configmap is not None
     (document,) = configmap["data"].values()
     return yaml.safe_load(document)
+
+
+def rendered_kiali_config(stack: str) -> dict[str, Any]:
+    return _configmap_document(stack, "kiali")
+
+
+def _jaeger_userconfig(stack: str) -> dict[str, Any]:
+    return _configmap_document(stack, "user-config")
 
 
 def _flatten(node: Any, path: str = "") -> dict[str, Any]:
