@@ -5,17 +5,21 @@ defaults, merges the extension providers and runs `ValidateMeshConfig`, whose fi
 extension providers it logs as warnings ("found invalid extension provider") rather than
 failing. It then prints the mesh config it will serve, which the tests read back.
 
-It runs with no cluster (`--registries Mock --configDir` with our Istio resources): that is
-enough to load the mesh config, after which it stops (it needs a Kubernetes API for its service
-entry controller and panics without one). So this proves what istiod makes of our mesh config,
-not what it makes of our Telemetry resources (see test_istioctl.py for those). istiod's loader
-is lenient: an unknown field in the mesh config is dropped, not refused, which is why the tests
-compare what it printed with what we set."""
+First with no cluster (`--registries Mock --configDir` with our Istio resources): enough to load
+the mesh config, after which it stops. istiod's loader is lenient: an unknown field in the mesh
+config is dropped, not refused, which is why the tests compare what it printed with what we set.
+
+Then against the local control plane's API server, where it runs as istiod does: each stack's
+resources applied as the stack applies them, its push context (`/debug/telemetryz`) holds every
+Telemetry of ours exactly, and follows the cluster when one is deleted."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +124,129 @@ def test_pilot_discovery_reports_a_provider_it_cannot_use(tmp_path: Path) -> Non
     output = load_mesh(broken, [], tmp_path)
     assert "invalid extension provider jaeger-otlp: port number 99999" in output, output[-3000:]
     assert "invalid extension provider jaeger-otlp: service must not be empty" in output
+
+
+# --- against a real API server ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """The local control plane with Istio's CRDs (as the prepared base chart ships them): the
+    kubeconfig and kubectl."""
+    from support.e2e import LocalCluster, charts_dir
+
+    bin_dir, why_not = toolchain_programs("etcd,kwok,kube")
+    charts, no_charts = charts_dir()
+    if bin_dir is None or charts is None:
+        pytest.skip(why_not or f"SKIPPED: pilot-discovery on a cluster: {no_charts}")
+    cluster = LocalCluster("mesh-tracing-istiod", tmp_path_factory.mktemp("cluster"), bin_dir)
+    kubeconfig = cluster.up()
+    kubectl = bin_dir / "kubectl"
+    try:
+        crds = charts / "base" / "files" / "crd-all.gen.yaml"
+        _kubectl(kubectl, kubeconfig, "apply", "--server-side", "-f", str(crds))
+        yield kubeconfig, kubectl
+    finally:
+        cluster.down()
+
+
+def _kubectl(kubectl: Path, kubeconfig: Path, *args: str, stdin: str = "") -> str:
+    result = subprocess.run(
+        [str(kubectl), "--kubeconfig", str(kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _telemetryz(http_port: int, process: Any) -> dict[str, Any]:
+    """istiod's push context: every Telemetry it accepted, by namespace."""
+    import json
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            url = f"http://127.0.0.1:{http_port}/debug/telemetryz"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                telemetries = json.loads(response.read())["telemetries"]
+            # Null until istiod has built its first push context from the synced caches.
+            if telemetries is not None:
+                return telemetries
+            raise OSError("no push context yet")
+        except OSError:
+            if process.popen.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(process.output()[-3000:]) from None
+            time.sleep(0.5)
+
+
+def _specs(telemetries: dict[str, Any]) -> dict[tuple[str, str], Any]:
+    return {
+        (namespace, item["name"]): item["spec"]
+        for namespace, items in (telemetries["namespace_to_telemetries"] or {}).items()
+        for item in items
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_istiod_on_a_cluster_takes_our_telemetry_as_we_wrote_it(
+    stack: str, api_server: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """pilot-discovery against the API server, with our mesh config and our resources applied
+    as the stack applies them: its push context (`/debug/telemetryz`) holds each of our
+    Telemetry specs exactly, under the root namespace we set; and it follows the cluster (a
+    Telemetry deleted while it runs leaves its push context)."""
+    from support.binaries import free_port, started
+
+    kubeconfig, kubectl = api_server
+    resources = istio_resources(stack)
+    namespaces = sorted({r["metadata"]["namespace"] for r in resources} | {"istio-system"})
+    _kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+        for namespace in namespaces
+    ))  # fmt: skip
+    manifest = yaml.safe_dump_all(resources)
+    _kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=manifest)
+    mesh_file = tmp_path / "mesh.yaml"
+    mesh_file.write_text(yaml.safe_dump(mesh_config(stack)))
+    http_port = free_port()
+    argv = [
+        str(PILOT_DISCOVERY),
+        "discovery",
+        f"--kubeconfig={kubeconfig}",
+        f"--meshConfig={mesh_file}",
+        f"--networksConfig={tmp_path / 'no-mesh-networks'}",
+        f"--httpAddr=127.0.0.1:{http_port}",
+        f"--grpcAddr=127.0.0.1:{free_port()}",
+        "--secureGRPCAddr=",
+        f"--monitoringAddr=127.0.0.1:{free_port()}",
+        "--httpsAddr=",
+    ]
+    env = {**os.environ, "POD_NAMESPACE": "istio-system", "POD_NAME": "istiod-test"}
+    try:
+        with started(argv, tmp_path / "pilot-discovery.log", env=env, cwd=tmp_path) as istiod:
+            ours = {
+                (r["metadata"]["namespace"], r["metadata"]["name"]): r["spec"]
+                for r in resources
+                if r["kind"] == "Telemetry"
+            }
+            deadline = time.monotonic() + 30
+            served = _telemetryz(http_port, istiod)
+            while _specs(served) != ours and time.monotonic() < deadline:
+                time.sleep(0.5)
+                served = _telemetryz(http_port, istiod)
+            assert _specs(served) == ours
+            assert served["root_namespace"] == mesh_config(stack).get(
+                "rootNamespace", "istio-system"
+            )
+            gone = sorted(ours)[0]
+            _kubectl(kubectl, kubeconfig, "delete", "telemetry", "-n", gone[0], gone[1])
+            deadline = time.monotonic() + 30
+            while gone in _specs(_telemetryz(http_port, istiod)):
+                assert time.monotonic() < deadline, "istiod kept a deleted Telemetry"
+                time.sleep(0.5)
+    finally:
+        _kubectl(kubectl, kubeconfig, "delete", "--ignore-not-found", "-f", "-", stdin=manifest)
