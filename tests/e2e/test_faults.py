@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,6 +202,19 @@ def _start(cli: Cli, project: Path, *args: str) -> Run:
     return Run(process, output)
 
 
+def _hold_observability(cli: Cli) -> Callable[[], None]:
+    """Holds the observability releases in flight (no pod may start there) until the returned
+    function is called: all releases start together, and left alone they finish within a second
+    of each other, istiod's last, leaving no point for _part_way."""
+    cli.kubectl("create", "namespace", "observability")
+    cli.kubectl("create", "quota", "hold-pods", "--hard=pods=0", "-n", "observability")
+
+    def release() -> None:
+        cli.kubectl("delete", "quota", "hold-pods", "-n", "observability")
+
+    return release
+
+
 def _part_way(cli: Cli, stack: str, run: Run) -> dict[str, Any]:
     """Waits until the run has created some resources and is creating a Helm release (so some
     exist and others don't); returns that checkpoint."""
@@ -240,16 +253,9 @@ def test_an_interrupted_first_up_converges(
 ) -> None:
     cli = plane.cli
     project = plane.project(stack, e2e)
-    # Holds the observability releases in flight (no pod may start there) until the run is
-    # interrupted: all releases start together, and left alone they finish within a second of
-    # each other, istiod's last.
-    cli.kubectl("create", "namespace", "observability")
-    cli.kubectl("create", "quota", "hold-pods", "--hard=pods=0", "-n", "observability")
+    release_the_hold = _hold_observability(cli)
     run = _start(cli, project, *UP)
     checkpoint = _part_way(cli, stack, run)
-
-    def release_the_hold() -> None:
-        cli.kubectl("delete", "quota", "hold-pods", "-n", "observability")
 
     declared = {r.name for r in evaluated(stack).resources if r.custom}
     existing = {r["urn"].rsplit("::", 1)[-1] for r in checkpoint["resources"] if r.get("custom")}
@@ -300,6 +306,7 @@ def test_the_api_server_going_away_during_an_up_is_survived(
         pytest.skip("stops kube-apiserver: only on the suite's own control plane")
     cli, cluster, stack = plane.cli, plane.cluster, "dev"
     project = plane.project(stack, e2e)
+    release_the_hold = _hold_observability(cli)
     run = _start(cli, project, *UP)
     _part_way(cli, stack, run)
     launch = cluster.stop_component("kube-apiserver")
@@ -316,6 +323,7 @@ def test_the_api_server_going_away_during_an_up_is_survived(
         "kube-apiserver /readyz after the restart",
         1,
     )
+    release_the_hold()
     status = run.wait()
     said = run.text()
     print(f"the up during the outage exited {status}")  # which way it went, with -s or -rP
