@@ -271,6 +271,31 @@ def istio_crds(e2e: Prerequisites) -> Path:
     return e2e.charts_dir / "base" / "files" / "crd-all.gen.yaml"
 
 
+@dataclass(frozen=True)
+class ConfigChange:
+    """One change the e2e suite makes to a stack file's config: `path` under `mesh-tracing:`,
+    dotted as `pulumi config set --path` takes it; `value` None removes the key."""
+
+    path: str
+    value: Optional[str]
+    secret: bool = False
+
+
+def e2e_config_changes(stack: str, charts_dir: Path) -> list[ConfigChange]:
+    """How the e2e suite configures a stack beyond its stack file: charts from the prepared
+    directory, and prod's storage credentials in a Pulumi secret instead of a Secret the
+    cluster's owners made. prepare_stack sets them with the CLI; support.rendered.e2e_plan
+    applies them to the plan the benchmarks and the rendered-links tests read."""
+    changes = [ConfigChange("charts.source", str(charts_dir))]
+    if stack == "prod":
+        changes += [
+            ConfigChange("jaeger.elasticsearch.existing_secret", None),
+            ConfigChange("jaeger.elasticsearch.username", "jaeger"),
+            ConfigChange("jaeger.elasticsearch.password", "e2e-password", secret=True),
+        ]
+    return changes
+
+
 def prepare_stack(cli: Cli, e2e: Prerequisites, stack: str, project: Path) -> None:
     """A project copy with the stack initialised as tests/e2e/test_stacks.py prepares it: charts
     from the prepared directory, prod's storage credentials from a Pulumi secret, Istio's CRDs
@@ -282,25 +307,15 @@ def prepare_stack(cli: Cli, e2e: Prerequisites, stack: str, project: Path) -> No
     document = yaml.safe_load(manifest.read_text())
     document["runtime"]["options"]["virtualenv"] = str(Path(sys.executable).parent.parent)
     manifest.write_text(yaml.safe_dump(document))
-    ns = "mesh-tracing:"
     cli.pulumi("stack", "init", stack, "--secrets-provider", "passphrase", cwd=project)
-    cli.pulumi("config", "set", "--path", f"{ns}charts.source", str(e2e.charts_dir), cwd=project)
-    if stack == "prod":
-        cli.pulumi(
-            "config", "rm", "--path", f"{ns}jaeger.elasticsearch.existing_secret", cwd=project
-        )
-        cli.pulumi(
-            "config", "set", "--path", f"{ns}jaeger.elasticsearch.username", "jaeger", cwd=project
-        )
-        cli.pulumi(
-            "config",
-            "set",
-            "--secret",
-            "--path",
-            f"{ns}jaeger.elasticsearch.password",
-            "e2e-password",
-            cwd=project,
-        )
+    assert e2e.charts_dir is not None
+    for change in e2e_config_changes(stack, e2e.charts_dir):
+        key = f"mesh-tracing:{change.path}"
+        if change.value is None:
+            cli.pulumi("config", "rm", "--path", key, cwd=project)
+        else:
+            secret = ["--secret"] if change.secret else []
+            cli.pulumi("config", "set", *secret, "--path", key, change.value, cwd=project)
     prepare_cluster(cli, e2e, stack)
     # scripts/up as a user runs it, from the project: its install step is done already (this
     # virtual environment has the package and the pack's requirements).

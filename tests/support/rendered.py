@@ -18,6 +18,7 @@ import yaml
 from mesh_tracing.plan.evaluate import StackEvaluation, evaluate
 
 from . import stack_config
+from .e2e import e2e_config_changes
 
 NS = "mesh-tracing:"
 KUBE_VERSION = "v1.36.1"
@@ -26,17 +27,21 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def e2e_plan(stack: str, charts_dir: Path, overrides: int = 0) -> StackEvaluation:
-    """The stack's plan configured as the e2e suite configures it (support.e2e.prepare_stack):
-    charts from the prepared directory, prod's storage credentials in a Pulumi secret instead
-    of a Secret the cluster's owners made; with `overrides` namespace overrides added."""
+    """The stack's plan configured as the e2e suite configures it (support.e2e's
+    e2e_config_changes), with `overrides` namespace overrides added."""
     config = stack_config(stack)
-    config[f"{NS}charts"] = {**config.get(f"{NS}charts", {}), "source": str(charts_dir)}
     secret_keys = []
-    if stack == "prod":
-        search = config[f"{NS}jaeger"]["elasticsearch"]
-        search.pop("existing_secret", None)
-        search.update(username="jaeger", password="e2e-password")
-        secret_keys.append(f"{NS}jaeger")
+    for change in e2e_config_changes(stack, charts_dir):
+        section, *inner = change.path.split(".")
+        node = config.setdefault(f"{NS}{section}", {})
+        for key in inner[:-1]:
+            node = node.setdefault(key, {})
+        if change.value is None:
+            node.pop(inner[-1], None)
+        else:
+            node[inner[-1]] = change.value
+        if change.secret:
+            secret_keys.append(f"{NS}{section}")
     if overrides:
         tracing = copy.deepcopy(config[f"{NS}tracing"])
         tracing.setdefault("namespaces", {}).update(override_namespaces(overrides))
