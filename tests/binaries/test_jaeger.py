@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from support.binaries import (
     JaegerQueryClient,
     LocalJaegerConfig,
     Process,
+    eventually,
     http_json,
     localize_jaeger_config,
     started,
@@ -158,17 +158,6 @@ def _send(service: str, exporter: Any) -> str:
     return trace_id
 
 
-def _eventually(check: Any, seconds: float = 20.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
 def test_spans_over_both_otlp_protocols_come_back_from_both_query_apis(
     running: tuple[str, LocalJaegerConfig, Process],
 ) -> None:
@@ -201,7 +190,7 @@ def test_spans_over_both_otlp_protocols_come_back_from_both_query_apis(
             traces = http_json(f"{query}/api/traces?service={service}&lookback=1h")["data"] or []
             assert [trace["traceID"] for trace in traces] == [trace_id], traces
 
-    _eventually(http_has_all)
+    eventually(http_has_all, 20)
 
     client = JaegerQueryClient(f"127.0.0.1:{local.port(16685)}")
     try:
@@ -235,7 +224,7 @@ def test_badger_keeps_spans_in_the_volume_across_a_restart(tmp_path: Path) -> No
             OTLPSpanExporter(endpoint=f"127.0.0.1:{local.port(4317)}", insecure=True),
         )
         query = f"http://127.0.0.1:{local.port(16686)}/jaeger/api/traces/{trace_id}"
-        _eventually(lambda: _assert_trace(query, trace_id))
+        eventually(lambda: _assert_trace(query, trace_id), 20)
     directories = local.config["extensions"]["jaeger_storage"]["backends"]["primary"]["badger"][
         "directories"
     ]
@@ -294,7 +283,7 @@ def test_search_cluster_config_starts_and_writes_with_our_prefix_and_credentials
                 bodies = b"".join(r.body for r in cluster.requests if r.path.startswith("/_bulk"))
                 assert f'"_index":"{prefix}-jaeger-span-'.encode() in bodies, process.output()
 
-            _eventually(bulk_written)
+            eventually(bulk_written, 20)
     finally:
         cluster.close()
     expected = "Basic " + base64.b64encode(b"jaeger-writer:s3cret").decode()

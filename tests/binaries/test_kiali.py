@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import subprocess
 import tempfile
 import time
 import urllib.parse
@@ -32,13 +31,14 @@ import yaml
 from doctor.envoy_spans import GATEWAY, Emitter, Workload, request
 from doctor.servers import PROMETHEUS_MISSING, prometheus_binary, run_prometheus
 from support.binaries import (
+    eventually,
     free_port,
     http_json,
     localize_jaeger_config,
     started,
     toolchain_programs,
 )
-from support.e2e import LocalCluster, charts_dir
+from support.e2e import Cli, LocalCluster, charts_dir
 from support.rendered import e2e_plan, find, rendered_objects
 
 KIALI = Path(
@@ -107,18 +107,6 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         cluster.down()
 
 
-def _kubectl_apply(kubeconfig: Path, manifests: list[dict[str, Any]], work: Path) -> None:
-    assert BIN is not None
-    path = work / "objects.yaml"
-    path.write_text(yaml.safe_dump_all(manifests))
-    subprocess.run(
-        [str(BIN / "kubectl"), "--kubeconfig", str(kubeconfig), "apply", "-f", str(path)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
 def _service(workload: Workload) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -126,17 +114,6 @@ def _service(workload: Workload) -> dict[str, Any]:
         "metadata": {"name": workload.app, "namespace": workload.namespace},
         "spec": {"selector": {"app": workload.app}, "ports": [{"name": "http", "port": 9080}]},
     }
-
-
-def _eventually(check: Any, seconds: float = 90.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return check()
-        except (AssertionError, OSError) as error:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not within {seconds:g} s: {error}") from error
-            time.sleep(1)
 
 
 def test_kiali_runs_our_config_and_serves_a_trace_from_our_jaeger(
@@ -153,8 +130,7 @@ def test_kiali_runs_our_config_and_serves_a_trace_from_our_jaeger(
     jaeger_config = tmp_path / "jaeger.yaml"
     jaeger_config.write_text(yaml.safe_dump(jaeger_local.config))
 
-    _kubectl_apply(
-        kubeconfig,
+    Cli(BIN, kubeconfig, tmp_path / "state").apply(
         [
             *[
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
@@ -163,7 +139,7 @@ def test_kiali_runs_our_config_and_serves_a_trace_from_our_jaeger(
             _service(REVIEWS),
             _service(RATINGS),
         ],
-        tmp_path,
+        tmp_path / "objects.yaml",
     )
     jaeger_argv = [str(BIN / "jaeger"), "--config", str(jaeger_config)]
     scraped = f"127.0.0.1:{jaeger_local.port(8888)}"
@@ -215,7 +191,7 @@ def test_kiali_runs_our_config_and_serves_a_trace_from_our_jaeger(
                 assert components.get("prometheus") == "Healthy", components
                 return components
 
-            _eventually(integrations_healthy)
+            eventually(integrations_healthy, 90, (AssertionError, OSError), 1)
 
             def traces_of(workload: Workload) -> list[str]:
                 query = urllib.parse.urlencode(
@@ -229,6 +205,6 @@ def test_kiali_runs_our_config_and_serves_a_trace_from_our_jaeger(
             def reviews_trace() -> None:
                 assert trace_id in traces_of(REVIEWS), kiali.output()[-2000:]
 
-            _eventually(reviews_trace)
+            eventually(reviews_trace, 90, (AssertionError, OSError), 1)
             # The lookup is by service: ratings took no part in the request.
             assert traces_of(RATINGS) == []

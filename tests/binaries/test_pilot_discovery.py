@@ -15,10 +15,11 @@ Telemetry of ours exactly, and follows the cluster when one is deleted."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
-import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ import pytest
 import yaml
 
 from support import STACKS, evaluated, helm_release
-from support.binaries import toolchain_programs
+from support.binaries import eventually, free_port, started, toolchain_programs
+from support.e2e import Cli, LocalCluster, charts_dir
 
 BIN, WHY_NOT = toolchain_programs("pilot-discovery")
 if BIN is None:
@@ -130,57 +132,39 @@ def test_pilot_discovery_reports_a_provider_it_cannot_use(tmp_path: Path) -> Non
 
 
 @pytest.fixture(scope="module")
-def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    """The local control plane with Istio's CRDs (as the prepared base chart ships them): the
-    kubeconfig and kubectl."""
-    from support.e2e import LocalCluster, charts_dir
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    """The local control plane with Istio's CRDs (as the prepared base chart ships them), and
+    kubectl on it."""
 
     bin_dir, why_not = toolchain_programs("etcd,kwok,kube")
     charts, no_charts = charts_dir()
     if bin_dir is None or charts is None:
         pytest.skip(why_not or f"SKIPPED: pilot-discovery on a cluster: {no_charts}")
     cluster = LocalCluster("mesh-tracing-istiod", tmp_path_factory.mktemp("cluster"), bin_dir)
-    kubeconfig = cluster.up()
-    kubectl = bin_dir / "kubectl"
+    cli = Cli(bin_dir, cluster.up(), tmp_path_factory.mktemp("state"))
     try:
-        crds = charts / "base" / "files" / "crd-all.gen.yaml"
-        _kubectl(kubectl, kubeconfig, "apply", "--server-side", "-f", str(crds))
-        yield kubeconfig, kubectl
+        cli.kubectl(
+            "apply", "--server-side", "-f", str(charts / "base" / "files" / "crd-all.gen.yaml")
+        )
+        yield cli
     finally:
         cluster.down()
 
 
-def _kubectl(kubectl: Path, kubeconfig: Path, *args: str, stdin: str = "") -> str:
-    result = subprocess.run(
-        [str(kubectl), "--kubeconfig", str(kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 def _telemetryz(http_port: int, process: Any) -> dict[str, Any]:
     """istiod's push context: every Telemetry it accepted, by namespace."""
-    import json
-    import urllib.request
 
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            url = f"http://127.0.0.1:{http_port}/debug/telemetryz"
-            with urllib.request.urlopen(url, timeout=2) as response:
-                telemetries = json.loads(response.read())["telemetries"]
-            # Null until istiod has built its first push context from the synced caches.
-            if telemetries is not None:
-                return telemetries
-            raise OSError("no push context yet")
-        except OSError:
-            if process.popen.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(process.output()[-3000:]) from None
-            time.sleep(0.5)
+    def served() -> dict[str, Any]:
+        if process.popen.poll() is not None:
+            pytest.fail(f"pilot-discovery exited:\n{process.output()[-3000:]}")
+        url = f"http://127.0.0.1:{http_port}/debug/telemetryz"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            telemetries = json.loads(response.read())["telemetries"]
+        # Null until istiod has built its first push context from the synced caches.
+        assert telemetries is not None, "no push context yet"
+        return telemetries
+
+    return eventually(served, 60, (AssertionError, OSError), 0.5)
 
 
 def _specs(telemetries: dict[str, Any]) -> dict[tuple[str, str], Any]:
@@ -193,30 +177,28 @@ def _specs(telemetries: dict[str, Any]) -> dict[tuple[str, str], Any]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_istiod_on_a_cluster_takes_our_telemetry_as_we_wrote_it(
-    stack: str, api_server: tuple[Path, Path], tmp_path: Path
+    stack: str, api_server: Cli, tmp_path: Path
 ) -> None:
     """pilot-discovery against the API server, with our mesh config and our resources applied
     as the stack applies them: its push context (`/debug/telemetryz`) holds each of our
     Telemetry specs exactly, under the root namespace we set; and it follows the cluster (a
     Telemetry deleted while it runs leaves its push context)."""
-    from support.binaries import free_port, started
-
-    kubeconfig, kubectl = api_server
+    cli = api_server
     resources = istio_resources(stack)
     namespaces = sorted({r["metadata"]["namespace"] for r in resources} | {"istio-system"})
-    _kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-        for namespace in namespaces
-    ))  # fmt: skip
-    manifest = yaml.safe_dump_all(resources)
-    _kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=manifest)
+    cli.apply(
+        [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in namespaces],
+        tmp_path / "namespaces.yaml",
+    )
+    manifest = tmp_path / "resources.yaml"
+    cli.apply(resources, manifest)
     mesh_file = tmp_path / "mesh.yaml"
     mesh_file.write_text(yaml.safe_dump(mesh_config(stack)))
     http_port = free_port()
     argv = [
         str(PILOT_DISCOVERY),
         "discovery",
-        f"--kubeconfig={kubeconfig}",
+        f"--kubeconfig={cli.kubeconfig}",
         f"--meshConfig={mesh_file}",
         f"--networksConfig={tmp_path / 'no-mesh-networks'}",
         f"--httpAddr=127.0.0.1:{http_port}",
@@ -233,20 +215,22 @@ def test_istiod_on_a_cluster_takes_our_telemetry_as_we_wrote_it(
                 for r in resources
                 if r["kind"] == "Telemetry"
             }
-            deadline = time.monotonic() + 30
-            served = _telemetryz(http_port, istiod)
-            while _specs(served) != ours and time.monotonic() < deadline:
-                time.sleep(0.5)
+
+            def all_of_ours() -> dict[str, Any]:
                 served = _telemetryz(http_port, istiod)
-            assert _specs(served) == ours
+                assert _specs(served) == ours
+                return served
+
+            served = eventually(all_of_ours, 30, interval=0.5)
             assert served["root_namespace"] == mesh_config(stack).get(
                 "rootNamespace", "istio-system"
             )
             gone = sorted(ours)[0]
-            _kubectl(kubectl, kubeconfig, "delete", "telemetry", "-n", gone[0], gone[1])
-            deadline = time.monotonic() + 30
-            while gone in _specs(_telemetryz(http_port, istiod)):
-                assert time.monotonic() < deadline, "istiod kept a deleted Telemetry"
-                time.sleep(0.5)
+            cli.kubectl("delete", "telemetry", "-n", gone[0], gone[1])
+
+            def gone_from_istiod() -> None:
+                assert gone not in _specs(_telemetryz(http_port, istiod)), "istiod kept it"
+
+            eventually(gone_from_istiod, 30, interval=0.5)
     finally:
-        _kubectl(kubectl, kubeconfig, "delete", "--ignore-not-found", "-f", "-", stdin=manifest)
+        cli.kubectl("delete", "--ignore-not-found", "-f", str(manifest))

@@ -93,6 +93,24 @@ def started(
         popen.wait()
 
 
+def eventually(
+    check: Any,
+    seconds: float,
+    retry_on: tuple[type[BaseException], ...] = (AssertionError,),
+    interval: float = 0.3,
+) -> Any:
+    """`check()`'s value once it stops raising one of `retry_on`; after `seconds`, what it
+    raised last."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return check()
+        except retry_on:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(interval)
+
+
 def http_json(url: str, timeout: float = 10.0) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read())

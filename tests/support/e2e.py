@@ -123,6 +123,13 @@ class Cli:
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run("kubectl", *args, cwd=Path.cwd(), check=check)
 
+    def apply(self, manifests: list[dict[str, Any]], where: Path, *args: str) -> None:
+        """`kubectl apply` of these objects, written to the file `where` first."""
+        import yaml
+
+        where.write_text(yaml.safe_dump_all(manifests))
+        self.kubectl("apply", *args, "-f", str(where))
+
 
 def project_copy(destination: Path) -> Path:
     """The project as a user checks it out: program, stack files and policy pack, in a place
