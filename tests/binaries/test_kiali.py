@@ -15,10 +15,8 @@ binaries accept"): `MESH_TRACING_KIALI` names it, default ~/.cache/mesh-tracing/
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -39,7 +37,7 @@ from support.binaries import (
     toolchain_programs,
 )
 from support.e2e import Cli, LocalCluster, charts_dir
-from support.rendered import e2e_plan, find, rendered_objects
+from support.rendered import config_document, rendered_stack
 
 KIALI = Path(
     os.environ.get("MESH_TRACING_KIALI")
@@ -65,26 +63,11 @@ REVIEWS = Workload("reviews", "bookinfo")
 RATINGS = Workload("ratings", "bookinfo")
 
 
-@functools.cache
-def _rendered(stack: str) -> tuple[dict[str, Any], ...]:
+def rendered_config(stack: str, name: str) -> dict[str, Any]:
+    """A YAML document the stack's charts really render into a ConfigMap in observability."""
     assert BIN is not None and CHARTS is not None
-    with tempfile.TemporaryDirectory() as work:
-        return tuple(rendered_objects(e2e_plan(stack, CHARTS), BIN / "helm", CHARTS, Path(work)))
-
-
-def _configmap_document(stack: str, name: str) -> dict[str, Any]:
-    configmap = find(list(_rendered(stack)), "ConfigMap", "observability", name)
-    assert configmap is not None
-    (document,) = configmap["data"].values()
-    return yaml.safe_load(document)
-
-
-def rendered_kiali_config(stack: str) -> dict[str, Any]:
-    return _configmap_document(stack, "kiali")
-
-
-def _jaeger_userconfig(stack: str) -> dict[str, Any]:
-    return _configmap_document(stack, "user-config")
+    objects, _ = rendered_stack(stack, BIN / "helm", CHARTS)
+    return config_document(objects, "observability", name)
 
 
 def _flatten(node: Any, path: str = "") -> dict[str, Any]:
@@ -120,13 +103,13 @@ def test_kiali_runs_our_config_and_serves_a_trace_from_our_jaeger(
     kubeconfig: Path, tmp_path: Path
 ) -> None:
     assert BIN is not None and PROMETHEUS is not None
-    ours = rendered_kiali_config("dev")
+    ours = rendered_config("dev", "kiali")
     tracing = ours["external_services"]["tracing"]
     # What dev renders: gRPC to Jaeger's query service, Kiali's own Prometheus.
     assert tracing["use_grpc"] is True
     assert tracing["internal_url"] == "http://jaeger.observability.svc.cluster.local:16685"
 
-    jaeger_local = localize_jaeger_config(_jaeger_userconfig("dev"), None)
+    jaeger_local = localize_jaeger_config(rendered_config("dev", "user-config"), None)
     jaeger_config = tmp_path / "jaeger.yaml"
     jaeger_config.write_text(yaml.safe_dump(jaeger_local.config))
 

@@ -10,24 +10,20 @@ name Services and ports that exist. Each check is also shown to fail on a broken
 from __future__ import annotations
 
 import copy
-import functools
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from support import STACKS
 from support.binaries import toolchain_programs
 from support.e2e import charts_dir
 from support.rendered import (
+    config_document,
     disruption_budget_links,
-    e2e_plan,
     find,
     network_policy_links,
     reference_links,
-    rendered_objects,
+    rendered_stack,
     service_at,
     service_links,
 )
@@ -45,13 +41,9 @@ CHECKS = {
 }
 
 
-@functools.cache
 def rendered(stack: str) -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
     assert BIN is not None and CHARTS is not None
-    evaluation = e2e_plan(stack, CHARTS)
-    with tempfile.TemporaryDirectory() as work:
-        objects = rendered_objects(evaluation, BIN / "helm", CHARTS, Path(work))
-    return tuple(objects), evaluation.outputs
+    return rendered_stack(stack, BIN / "helm", CHARTS)
 
 
 def objects_of(stack: str) -> list[dict[str, Any]]:
@@ -104,10 +96,7 @@ def _listen_ports(userconfig: dict[str, Any]) -> set[int]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_port_our_jaeger_config_listens_on_is_declared_and_served(stack: str) -> None:
     objects = objects_of(stack)
-    configmap = find(objects, "ConfigMap", "observability", "user-config")
-    assert configmap is not None
-    (document,) = configmap["data"].values()
-    ports = _listen_ports(yaml.safe_load(document))
+    ports = _listen_ports(config_document(objects, "observability", "user-config"))
     assert {4317, 4318, 16686, 16685, 13133, 8888} <= ports, ports
     (jaeger,) = [
         o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "jaeger"
@@ -124,16 +113,10 @@ def test_every_port_our_jaeger_config_listens_on_is_declared_and_served(stack: s
     assert ports - {13133} <= {p["port"] for p in service["spec"]["ports"]}
 
 
-def _kiali_config(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    configmap = find(objects, "ConfigMap", "observability", "kiali")
-    assert configmap is not None
-    return yaml.safe_load(configmap["data"]["config.yaml"])
-
-
 @pytest.mark.parametrize("stack", STACKS)
 def test_kiali_names_services_and_a_secret_that_exist(stack: str) -> None:
     objects = objects_of(stack)
-    config = _kiali_config(objects)
+    config = config_document(objects, "observability", "kiali")
     # The mesh's root namespace (our stacks keep Istio's default), not Kiali's own.
     assert config["external_services"]["istio"]["root_namespace"] == "istio-system"
     tracing = config["external_services"]["tracing"]

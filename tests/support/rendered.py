@@ -5,8 +5,10 @@ our values. And the links between those objects that must hold for anything to w
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import subprocess
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +103,28 @@ def render_release(
         # helm install puts namespaced objects without one in the release's namespace.
         manifest.setdefault("metadata", {}).setdefault("namespace", release["namespace"])
     return objects
+
+
+@functools.cache
+def rendered_stack(
+    stack: str, helm: Path, charts_dir: Path
+) -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
+    """What the stack configured as the e2e suite configures it really makes, and its outputs;
+    once per stack for all the tests that read it, so never mutate it."""
+    evaluation = e2e_plan(stack, charts_dir)
+    with tempfile.TemporaryDirectory() as work:
+        objects = rendered_objects(evaluation, helm, charts_dir, Path(work))
+    return tuple(objects), evaluation.outputs
+
+
+def config_document(
+    objects: Iterable[Mapping[str, Any]], namespace: str, name: str
+) -> dict[str, Any]:
+    """The one YAML document a ConfigMap holds (Kiali's `config.yaml`, Jaeger's user-config)."""
+    configmap = find(objects, "ConfigMap", namespace, name)
+    assert configmap is not None, f"no ConfigMap {namespace}/{name}"
+    (document,) = configmap["data"].values()
+    return yaml.safe_load(document)
 
 
 def rendered_objects(
