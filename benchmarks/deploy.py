@@ -48,6 +48,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR / "tests"))
 
 from mesh_tracing.plan.evaluate import StackEvaluation  # noqa: E402
+from support import telemetries  # noqa: E402
 from support.e2e import (  # noqa: E402
     Cli,
     LocalCluster,
@@ -98,7 +99,7 @@ class Peer:
         def order(manifest: dict[str, Any]) -> int:
             if manifest["kind"] == "Namespace":
                 return 0
-            return 2 if manifest["apiVersion"].split("/")[0].endswith("istio.io") else 1
+            return 2 if _is_istio(manifest) else 1
 
         work.mkdir(parents=True, exist_ok=True)
         objects = sorted(plain_objects(evaluation), key=order)
@@ -136,7 +137,7 @@ class Peer:
         cli.run("kubectl", "apply", "--server-side", "-f", str(manifest), cwd=self.work)
 
     def install(self, cli: Cli) -> None:
-        istio = [o for o in self.objects if o["apiVersion"].split("/")[0].endswith("istio.io")]
+        istio = [o for o in self.objects if _is_istio(o)]
         plain = [o for o in self.objects if o not in istio]
         self._apply(cli, self._manifest("objects.yaml", plain))
         for release in self.releases:
@@ -153,12 +154,13 @@ class Peer:
         self._apply(cli, self._manifest(name, objects))
 
 
+def _is_istio(manifest: dict[str, Any]) -> bool:
+    """Istio's resources need its CRDs, which dev's base chart brings."""
+    return manifest["apiVersion"].split("/")[0].endswith("istio.io")
+
+
 def _telemetries(evaluation: StackEvaluation) -> list[dict[str, Any]]:
-    return [
-        copy.deepcopy(r.inputs)
-        for r in evaluation.resources
-        if r.type == "kubernetes:telemetry.istio.io/v1:Telemetry"
-    ]
+    return [copy.deepcopy(t) for t in telemetries(evaluation)]
 
 
 def _root_telemetry(evaluation: StackEvaluation) -> dict[str, Any]:
