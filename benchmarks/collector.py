@@ -211,6 +211,12 @@ class RunningJaeger:
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.ports[8888]}/metrics"
 
+    def peak_memory(self) -> int:
+        """The most memory Jaeger held since the last reset: its cgroup's, else its own."""
+        if self.cgroup is not None:
+            return self.cgroup.peak_bytes()
+        return _process_rss_peak(self.popen.pid) if self.popen.poll() is None else 0
+
 
 def _userconfig(storage: str) -> dict[str, Any]:
     return helm_release(evaluated(STORAGE_STACKS[storage]), "jaeger")["values"]["userconfig"]
@@ -388,13 +394,7 @@ def step(
         # Not keeping up shows as telemetrygen taking longer than asked to offer its spans.
         and load["seconds"] <= seconds * 1.15 + 2
     )
-    peak = (
-        running.cgroup.peak_bytes()
-        if running.cgroup is not None
-        else _process_rss_peak(running.popen.pid)
-        if alive
-        else 0
-    )
+    peak = running.peak_memory()
     return {
         "offered_spans_per_second": spans_per_second,
         "offered": offered,
@@ -482,11 +482,7 @@ def measure(bin_dir: Path, storage: str, seconds: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"collector-{storage}-") as temp:
         work = Path(temp)
         with jaeger(bin_dir, storage, work) as (running, limits):
-            idle = (
-                running.cgroup.peak_bytes()
-                if running.cgroup
-                else _process_rss_peak(running.popen.pid)
-            )
+            idle = running.peak_memory()
             steps = []
             for rate in RATES:
                 print(f"  {storage}: {rate} spans/s for {seconds} s", file=sys.stderr, flush=True)
